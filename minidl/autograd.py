@@ -1,0 +1,353 @@
+"""Reverse-mode automatic differentiation: Function, the graph, backward, no_grad.
+
+How it works, in four sentences:
+
+1. A ``Function`` has ``forward(ctx, *arrays)`` and ``backward(ctx, *grad_outputs)`` that work on
+   raw NumPy/CuPy arrays; ``Function.apply(*tensors)`` runs forward and, when grad mode is on and
+   some input requires grad, records a ``Node`` that remembers the function, its ``ctx`` and where
+   each input came from (an *edge*).
+2. ``Tensor.backward()`` counts, for every node reachable from the output, how many consumers
+   will send it a gradient.
+3. It then visits the nodes so that a node runs only after all its consumers have (reverse
+   topological order, with an explicit stack: a graph 10,000 ops deep is no problem), sums the
+   gradients each node receives, calls its ``backward`` and passes the results along the edges.
+4. Gradients arriving at leaves (tensors made by the user with ``requires_grad=True``) are added
+   to ``leaf.grad`` out of place.
+
+``iter_backward`` yields one ``BackwardStep`` per node, so a learner can watch the walk; the
+ordinary ``backward`` simply runs it to the end.
+"""
+import contextlib
+
+import numpy as np
+
+from minidl import backend
+
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    """True when operations are being recorded for backward."""
+    return _grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Turn graph recording on or off: a function call, a context manager or a decorator."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.previous
+        return False
+
+
+class no_grad(contextlib.ContextDecorator):
+    """``with md.no_grad(): ...`` runs ops without recording a graph (inference, updates)."""
+
+    mode = False
+
+    def __enter__(self):
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.previous
+        return False
+
+
+class enable_grad(no_grad):
+    """``with md.enable_grad(): ...`` records a graph even inside ``no_grad``."""
+
+    mode = True
+
+
+class Context:
+    """A Function's notebook: what forward saves for backward.
+
+    ``ctx.save_for_backward(*arrays)`` stores arrays that ``ctx.saved`` gives back; any other
+    value can be kept as an attribute (``ctx.dim = dim``).  ``ctx.needs_input_grad[i]`` tells
+    backward whether input ``i`` wants a gradient at all, so it can skip work.
+    """
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self._saved = ()
+        self._freed = False
+
+    def save_for_backward(self, *arrays):
+        self._saved = arrays
+
+    @property
+    def saved(self):
+        if self._freed:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time: its saved arrays were "
+                "freed after the first backward. Pass retain_graph=True to the first "
+                "backward() if you need to go through it again."
+            )
+        return self._saved
+
+    def free(self):
+        self._saved = ()
+        self._freed = True
+
+
+class Function:
+    """Base class of every differentiable operation.
+
+    Subclasses write two static methods on raw arrays (``xp`` is numpy or cupy)::
+
+        class Mul(Function):
+            @staticmethod
+            def forward(ctx, a, b):
+                ctx.save_for_backward(a, b)
+                return a * b
+
+            @staticmethod
+            def backward(ctx, grad):
+                a, b = ctx.saved
+                return grad * b, grad * a      # one gradient per input (None: no gradient)
+
+    Gradients may keep the broadcast shape of the output: the engine sums them back to each
+    input's shape and casts them to its dtype (see ``sum_to_shape``).
+    """
+
+    @staticmethod
+    def forward(ctx, *arrays, **options):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run ``forward`` on the inputs' arrays and record a graph node when needed.
+
+        Positional arguments are Tensors (the differentiable inputs); keyword arguments are
+        passed to ``forward`` unchanged (dims, sizes, flags).
+        """
+        check_same_device(cls.__name__, inputs)
+        needs_grad = tuple(t.requires_grad for t in inputs)
+        record = _grad_enabled and any(needs_grad)
+        ctx = Context(needs_grad if record else (False,) * len(inputs))
+        outputs = cls.forward(ctx, *(t.data for t in inputs), **options)
+        single = not isinstance(outputs, tuple)
+        outputs = (outputs,) if single else outputs
+        node = Node(cls, ctx, inputs, outputs) if record else None
+        tensors = tuple(Tensor._from_op(out, node, i) for i, out in enumerate(outputs))
+        return tensors[0] if single else tensors
+
+
+def check_same_device(op_name, tensors):
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        shapes = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in tensors)
+        raise backend.DeviceError(
+            f"{op_name}: expected all tensors on the same device, got {shapes}; "
+            "move them with .to(device) first"
+        )
+
+
+class Node:
+    """A recorded call of a Function: the ``grad_fn`` of the tensors it produced.
+
+    ``edges[i]`` says where the gradient of input ``i`` goes: ``(node, output_index)`` for a
+    tensor produced by another op, ``(None, leaf_tensor)`` for a leaf that requires grad, or
+    ``None`` for an input that needs no gradient.
+    """
+
+    def __init__(self, function, ctx, inputs, outputs):
+        self.function = function
+        self.ctx = ctx
+        self.edges = tuple(_edge_to(t) for t in inputs)
+        self.input_meta = tuple((t.shape, t.dtype) for t in inputs)
+        self.output_meta = tuple((out.shape, out.dtype) for out in outputs)
+        self.retained = {}  # output index -> non-leaf Tensor that asked for retain_grad()
+
+    @property
+    def name(self):
+        return self.function.__name__
+
+    @property
+    def parents(self):
+        """The nodes that produced this node's inputs."""
+        return [edge[0] for edge in self.edges if edge is not None and edge[0] is not None]
+
+    def __repr__(self):
+        return f"<{self.name}Backward>"
+
+
+def _edge_to(tensor):
+    if tensor.grad_fn is not None:
+        return (tensor.grad_fn, tensor.output_index)
+    if tensor.requires_grad:
+        return (None, tensor)
+    return None
+
+
+def sum_to_shape(grad, shape):
+    """Sum a broadcast gradient back to ``shape``: the backward of NumPy broadcasting.
+
+    Leading axes that broadcasting added are summed away; axes where the input had size 1
+    are summed with ``keepdims``.  E.g. a (4, 3) gradient for a (3,) input is summed over axis 0.
+    """
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad
+    added = grad.ndim - len(shape)
+    stretched = tuple(added + i for i, n in enumerate(shape) if n == 1 and grad.shape[added + i] != 1)
+    grad = grad.sum(axis=tuple(range(added)) + stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+class BackwardStep:
+    """One node of a backward pass: what came in and what went out.
+
+    ``grad_outputs``: gradients of the loss w.r.t. the node's outputs (summed over consumers).
+    ``grad_inputs``: the gradients it sends to each input (None where no gradient is needed).
+    """
+
+    def __init__(self, node, grad_outputs, grad_inputs):
+        self.node = node
+        self.op = node.name
+        self.input_shapes = tuple(shape for shape, _ in node.input_meta)
+        self.grad_outputs = grad_outputs
+        self.grad_inputs = grad_inputs
+
+    def __repr__(self):
+        def show(arrays):
+            return ", ".join("-" if a is None else np.array2string(_to_numpy(a), precision=4) for a in arrays)
+
+        return (
+            f"{self.op}Backward  inputs {', '.join(map(str, self.input_shapes))}\n"
+            f"  grad in : {show(self.grad_outputs)}\n"
+            f"  grad out: {show(self.grad_inputs)}"
+        )
+
+
+def _to_numpy(array):
+    return array if backend.device_of(array) == "cpu" else array.get()
+
+
+def _count_consumers(root):
+    """For every node reachable from ``root``: how many edges point at it (iteratively)."""
+    consumers = {root: 0}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for parent in node.parents:
+            if parent not in consumers:
+                consumers[parent] = 0
+                stack.append(parent)
+            consumers[parent] += 1
+    return consumers
+
+
+def _initial_gradient(tensor, gradient):
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            f"backward: the tensor of shape {tuple(tensor.shape)} does not require grad and has no "
+            "grad_fn; create the inputs with requires_grad=True"
+        )
+    if gradient is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicitly created only for scalar outputs, got shape "
+                f"{tuple(tensor.shape)}; pass gradient= of the same shape"
+            )
+        return tensor.xp.ones_like(tensor.data)
+    gradient = gradient.data if isinstance(gradient, Tensor) else tensor.xp.asarray(gradient)
+    if gradient.shape != tensor.shape:
+        raise ValueError(
+            f"backward: gradient must have the tensor's shape {tuple(tensor.shape)}, "
+            f"got {tuple(gradient.shape)}"
+        )
+    return gradient.astype(tensor.dtype, copy=False)
+
+
+def _accumulate_into_leaf(leaf, grad):
+    """``leaf.grad += grad``, out of place; the first gradient is copied, never aliased."""
+    if leaf.grad is None:
+        leaf.grad = Tensor(grad.copy())
+    else:
+        leaf.grad = Tensor(leaf.grad.data + grad)
+
+
+def iter_backward(tensor, gradient=None, retain_graph=False):
+    """Walk the graph behind ``tensor`` backwards, yielding a ``BackwardStep`` per node.
+
+    Exhausting the iterator leaves the same ``.grad`` values as ``tensor.backward()``.
+    """
+    grad = _initial_gradient(tensor, gradient)
+    if tensor.grad_fn is None:
+        _accumulate_into_leaf(tensor, grad)
+        return
+    root = tensor.grad_fn
+    consumers = _count_consumers(root)
+    received = {root: [None] * len(root.output_meta)}
+    received[root][tensor.output_index] = grad
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        grad_outputs = _fill_missing(node, received.pop(node))
+        for index, retained in node.retained.items():
+            _accumulate_into_leaf(retained, grad_outputs[index])
+        grad_inputs = _call_backward(node, grad_outputs)
+        for edge, grad_in, (shape, dtype) in zip(node.edges, grad_inputs, node.input_meta):
+            if edge is None:
+                continue
+            parent, target = edge
+            if grad_in is not None:
+                grad_in = sum_to_shape(grad_in, shape).astype(dtype, copy=False)
+                if parent is None:
+                    _accumulate_into_leaf(target, grad_in)
+                else:
+                    slots = received.setdefault(parent, [None] * len(parent.output_meta))
+                    slots[target] = grad_in if slots[target] is None else slots[target] + grad_in
+            if parent is not None:
+                consumers[parent] -= 1
+                if consumers[parent] == 0:
+                    ready.append(parent)
+        yield BackwardStep(node, grad_outputs, grad_inputs)
+        if not retain_graph:
+            node.ctx.free()
+
+
+def _fill_missing(node, grads):
+    """Outputs that received no gradient (unused outputs of a multi-output op) get zeros."""
+    xp = backend.get_array_module(next(g for g in grads if g is not None))
+    return tuple(
+        xp.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(grads, node.output_meta)
+    )
+
+
+def _call_backward(node, grad_outputs):
+    if node.ctx._freed:
+        node.ctx.saved  # raises the "backward through the graph a second time" error
+    grads = node.function.backward(node.ctx, *grad_outputs)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    if len(grads) != len(node.edges):
+        raise RuntimeError(
+            f"{node.name}.backward returned {len(grads)} gradients for {len(node.edges)} inputs"
+        )
+    return grads
+
+
+def backward(tensor, gradient=None, retain_graph=False):
+    """Compute the gradient of ``tensor`` w.r.t. every leaf that requires grad."""
+    for _ in iter_backward(tensor, gradient, retain_graph):
+        pass
+
+
+# Tensor is defined in terms of the ops, and the ops in terms of Function: import it last.
+from minidl.tensor import Tensor  # noqa: E402

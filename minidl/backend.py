@@ -1,0 +1,175 @@
+"""Where arrays live: NumPy on the CPU or CuPy on a CUDA device.
+
+This is the only module that imports CuPy, and it does so lazily: ``import minidl`` never
+touches the GPU.  Everything above this file asks ``get_array_module(array)`` for the array
+module (called ``xp`` by convention) and writes its code once against it.
+
+It also keeps the two pieces of global state a user may change: the default floating dtype
+(``set_default_dtype`` / ``default_dtype``) and the random generator (``manual_seed``).
+"""
+import contextlib
+
+import numpy as np
+
+DEVICES = ("cpu", "cuda")
+
+_cupy = None
+_cupy_usable = None
+
+
+class DeviceError(ValueError):
+    """Raised for an unknown device or for tensors on different devices in one op."""
+
+
+def _import_cupy():
+    """Return the cupy module, or None when it is not installed."""
+    global _cupy
+    if _cupy is None:
+        try:
+            import cupy
+        except ImportError:
+            _cupy = False
+        else:
+            _cupy = cupy
+    return _cupy or None
+
+
+def cupy_usable():
+    """True when CuPy is installed *and* a kernel really runs on a device.
+
+    Importing cupy succeeds on machines without a GPU, so we launch a tiny kernel and
+    synchronize; any failure means "no usable device".  The answer is cached.
+    """
+    global _cupy_usable
+    if _cupy_usable is None:
+        cupy = _import_cupy()
+        try:
+            _cupy_usable = bool(cupy is not None and int(cupy.arange(3).sum()) == 3)
+            cupy.cuda.Device().synchronize()
+        except Exception:  # any CUDA/driver error means the device is not usable
+            _cupy_usable = False
+    return _cupy_usable
+
+
+def is_cupy_array(array):
+    return type(array).__module__.split(".")[0] == "cupy"
+
+
+def get_array_module(array):
+    """The array module of ``array``: ``cupy`` for CuPy arrays, ``numpy`` for everything else."""
+    return _import_cupy() if is_cupy_array(array) else np
+
+
+def device_of(array):
+    """``"cuda"`` for a CuPy array, ``"cpu"`` otherwise."""
+    return "cuda" if is_cupy_array(array) else "cpu"
+
+
+def check_device(device):
+    """Normalise a device name (``"cpu"``, ``"cuda"``, ``"cuda:0"``) to ``"cpu"`` or ``"cuda"``."""
+    name = str(device).split(":")[0]
+    if name not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+    if name == "cuda" and not cupy_usable():
+        raise DeviceError("device 'cuda' requested but CuPy is not installed or no GPU is usable")
+    return name
+
+
+def array_module_for(device):
+    """The array module that stores arrays on ``device``."""
+    return _import_cupy() if check_device(device) == "cuda" else np
+
+
+def to_device(array, device):
+    """Copy ``array`` to ``device`` (no copy when it is already there)."""
+    device = check_device(device)
+    if device_of(array) == device:
+        return array
+    if device == "cuda":
+        return _import_cupy().asarray(array)
+    return array.get()
+
+
+def scatter_add(target, index, values):
+    """``target[index] += values`` where repeated indices accumulate (in place)."""
+    if is_cupy_array(target):
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+    else:
+        np.add.at(target, index, values)
+
+
+def erf(array):
+    """The error function, elementwise (SciPy on the CPU, CuPy's SciPy twin on the GPU)."""
+    if is_cupy_array(array):
+        import cupyx.scipy.special
+
+        return cupyx.scipy.special.erf(array)
+    import scipy.special
+
+    return scipy.special.erf(array)
+
+
+# ----------------------------------------------------------------------------- dtypes
+_default_dtype = np.dtype(np.float32)
+
+
+def get_default_dtype():
+    """The dtype given to tensors made from Python floats (float32 unless changed)."""
+    return _default_dtype
+
+
+def set_default_dtype(dtype):
+    """Set the default floating dtype: ``float32`` or ``float64``."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"set_default_dtype: expected float32 or float64, got {dtype}")
+    _default_dtype = dtype
+
+
+@contextlib.contextmanager
+def default_dtype(dtype):
+    """Context manager: ``with md.default_dtype("float64"): ...``."""
+    previous = get_default_dtype()
+    set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        set_default_dtype(previous)
+
+
+def is_floating(dtype):
+    return np.issubdtype(dtype, np.floating)
+
+
+def promote_types(*dtypes):
+    """The result dtype of an op on these dtypes, following PyTorch.
+
+    Unlike NumPy, mixing an integer or bool tensor with a floating one keeps the floating
+    dtype (int64 + float32 -> float32, where NumPy says float64).
+    """
+    floats = [np.dtype(d) for d in dtypes if is_floating(d)]
+    if floats:
+        return np.result_type(*floats)
+    return np.result_type(*dtypes)
+
+
+# ----------------------------------------------------------------------------- random
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed):
+    """Seed minidl's random generator (initialisation, dropout, ``randn`` ...)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def get_rng():
+    """minidl's random generator: a ``numpy.random.Generator``.
+
+    Random numbers are drawn on the CPU and then moved, so a seed gives the same numbers
+    on every device.
+    """
+    return _rng

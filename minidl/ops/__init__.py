@@ -1,0 +1,1 @@
+"""Differentiable operations, one file per family; ``minidl.functional`` gathers them by name."""

@@ -1,0 +1,284 @@
+"""Elementwise arithmetic: + - * / ** neg exp log sqrt abs clamp where, and comparisons.
+
+Gradients may come back in the broadcast shape; the engine sums them to each input's shape.
+"""
+from minidl import backend
+from minidl.autograd import Function
+from minidl.ops.common import as_floating_tensor, elementwise_operands, promote_operands
+from minidl.tensor import Tensor
+
+
+class Add(Function):
+    """out = a + b;  da = g,  db = g."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    """out = a - b;  da = g,  db = -g."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, -grad
+
+
+class Mul(Function):
+    """out = a * b;  da = g * b,  db = g * a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        return grad * b, grad * a
+
+
+class Div(Function):
+    """out = a / b;  da = g / b,  db = -g * a / b^2."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved
+        grad_b = -grad * a / (b * b) if ctx.needs_input_grad[1] else None
+        return grad / b, grad_b
+
+
+class Neg(Function):
+    """out = -a;  da = -g."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Pow(Function):
+    """out = a ** b;  da = g * b * a^(b-1) (0 where b == 0),  db = g * out * log(a) (0 where a == 0 and b >= 0)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved
+        xp = backend.get_array_module(a)
+        grad_a = grad_b = None
+        with _masked_branch_warnings_off(xp):
+            if ctx.needs_input_grad[0]:
+                grad_a = xp.where(b == 0, 0, grad * b * a ** (b - 1))
+            if ctx.needs_input_grad[1]:
+                grad_b = xp.where((a == 0) & (b >= 0), 0, grad * out * xp.log(a))
+        return grad_a, grad_b
+
+
+def _masked_branch_warnings_off(xp):
+    """``where`` evaluates both branches: silence the 0**-1 and log(0) warnings of the masked one."""
+    return xp.errstate(divide="ignore", invalid="ignore")
+
+
+class Exp(Function):
+    """out = e^a;  da = g * out."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = backend.get_array_module(a).exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad * out
+
+
+class Log(Function):
+    """out = ln(a);  da = g / a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return backend.get_array_module(a).log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return grad / a
+
+
+class Sqrt(Function):
+    """out = sqrt(a);  da = g / (2 * out)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = backend.get_array_module(a).sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad / (2 * out)
+
+
+class Abs(Function):
+    """out = |a|;  da = g * sign(a)  (0 at a == 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return backend.get_array_module(a).abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return grad * backend.get_array_module(a).sign(a)
+
+
+class Clamp(Function):
+    """out = min(max(a, low), high);  da = g where low <= a <= high, else 0."""
+
+    @staticmethod
+    def forward(ctx, a, low=None, high=None):
+        xp = backend.get_array_module(a)
+        passes = xp.ones(a.shape, dtype=bool)
+        out = a
+        if low is not None:
+            passes &= a >= low
+            out = xp.maximum(out, low)
+        if high is not None:
+            passes &= a <= high
+            out = xp.minimum(out, high)
+        ctx.save_for_backward(passes)
+        return out.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (passes,) = ctx.saved
+        return grad * passes
+
+
+class Where(Function):
+    """out = a where condition else b;  da = g * condition,  db = g * (not condition)."""
+
+    @staticmethod
+    def forward(ctx, a, b, condition=None):
+        ctx.save_for_backward(condition)
+        return backend.get_array_module(a).where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (condition,) = ctx.saved
+        return grad * condition, grad * ~condition
+
+
+def add(a, b):
+    """a + b with broadcasting."""
+    return Add.apply(*elementwise_operands("add", a, b))
+
+
+def sub(a, b):
+    """a - b with broadcasting."""
+    return Sub.apply(*elementwise_operands("sub", a, b))
+
+
+def mul(a, b):
+    """a * b with broadcasting."""
+    return Mul.apply(*elementwise_operands("mul", a, b))
+
+
+def div(a, b):
+    """a / b, true division: integer operands give the default float dtype."""
+    a, b = elementwise_operands("div", a, b)
+    if not backend.is_floating(a.dtype):
+        a, b = promote_operands("div", a.to(backend.get_default_dtype()), b)
+    return Div.apply(a, b)
+
+
+def pow(a, b):
+    """a ** b (either may be a tensor)."""
+    return Pow.apply(*elementwise_operands("pow", a, b))
+
+
+def neg(a):
+    """-a."""
+    (a,) = promote_operands("neg", a)
+    return Neg.apply(a)
+
+
+def exp(a):
+    """e ** a."""
+    return Exp.apply(as_floating_tensor("exp", a))
+
+
+def log(a):
+    """Natural logarithm (-inf at 0, nan below)."""
+    return Log.apply(as_floating_tensor("log", a))
+
+
+def sqrt(a):
+    """Square root."""
+    return Sqrt.apply(as_floating_tensor("sqrt", a))
+
+
+def abs(a):
+    """|a|."""
+    (a,) = promote_operands("abs", a)
+    return Abs.apply(a)
+
+
+def clamp(a, min=None, max=None):
+    """Limit values to [min, max]; either bound may be None."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    (a,) = promote_operands("clamp", a)
+    return Clamp.apply(a, low=min, high=max)
+
+
+def where(condition, a, b):
+    """Elementwise choice: a where condition is true, else b."""
+    condition = condition.data if isinstance(condition, Tensor) else condition
+    a, b = elementwise_operands("where", a, b)
+    xp = a.xp
+    return Where.apply(a, b, condition=xp.asarray(condition, dtype=bool))
+
+
+def _compare(name, ufunc):
+    def compare(a, b):
+        a, b = elementwise_operands(name, a, b)
+        return Tensor(ufunc(a.xp, a.data, b.data))
+
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise ``{name}`` comparison, a bool tensor (not differentiable)."
+    return compare
+
+
+eq = _compare("eq", lambda xp, a, b: xp.equal(a, b))
+ne = _compare("ne", lambda xp, a, b: xp.not_equal(a, b))
+lt = _compare("lt", lambda xp, a, b: xp.less(a, b))
+le = _compare("le", lambda xp, a, b: xp.less_equal(a, b))
+gt = _compare("gt", lambda xp, a, b: xp.greater(a, b))
+ge = _compare("ge", lambda xp, a, b: xp.greater_equal(a, b))

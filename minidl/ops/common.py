@@ -1,0 +1,132 @@
+"""Helpers shared by the op families: operand conversion, dtype promotion, dim checking."""
+import numbers
+
+import numpy as np
+
+from minidl import backend
+from minidl.tensor import Tensor
+
+
+def _scalar_dtype(value):
+    """The dtype PyTorch gives a Python number taking part in an op with tensors."""
+    if isinstance(value, bool):
+        return np.dtype(np.bool_)
+    if isinstance(value, numbers.Integral):
+        return np.dtype(np.int64)
+    return backend.get_default_dtype()
+
+
+def _combine_categories(higher, lower):
+    """PyTorch's rule: a lower-priority operand only matters if it is of a higher category
+    (bool < integer < floating)."""
+    if higher is None:
+        return lower
+    if lower is None or backend.is_floating(higher):
+        return higher
+    if higher == np.bool_ or backend.is_floating(lower):
+        return backend.promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands):
+    """The dtype of an op's result, as ``torch.result_type``.
+
+    Tensors with dimensions decide first, then 0-d tensors, then Python numbers; a lower tier
+    only changes the result when it brings a higher category: ``float32 tensor * 2.5`` stays
+    float32, ``int64 tensor * 2.5`` becomes the default float dtype.
+    """
+    tiers = {"dim": [], "zero": [], "scalar": []}
+    for x in operands:
+        if isinstance(x, Tensor):
+            tiers["dim" if x.ndim > 0 else "zero"].append(x.dtype)
+        else:
+            tiers["scalar"].append(_scalar_dtype(x))
+    dim, zero, scalar = (backend.promote_types(*d) if d else None for d in tiers.values())
+    return _combine_categories(dim, _combine_categories(zero, scalar))
+
+
+def check_operand(op, value):
+    if isinstance(value, Tensor):
+        return
+    if isinstance(value, (np.ndarray, np.generic)) or backend.is_cupy_array(value):
+        return
+    if not isinstance(value, (numbers.Number, list, tuple)) or isinstance(value, complex):
+        raise TypeError(f"{op}: expected a Tensor, array or real number, got {type(value).__name__}")
+
+
+def to_tensor(value, dtype, device):
+    """``value`` as a Tensor of ``dtype`` on ``device``; a Tensor of another dtype is cast
+    differentiably, so its gradient comes back in its own dtype."""
+    if isinstance(value, Tensor):
+        return value if value.dtype == dtype else value.to(dtype)
+    return Tensor(backend.to_device(np.asarray(value, dtype=dtype), device))
+
+
+def promote_operands(op, *values):
+    """Turn numbers and arrays into Tensors and cast all operands to their result type."""
+    for value in values:
+        check_operand(op, value)
+    values = [v if isinstance(v, (Tensor, numbers.Number)) else Tensor(v) for v in values]
+    tensors = [v for v in values if isinstance(v, Tensor)]
+    device = tensors[0].device if tensors else "cpu"
+    dtype = result_type(*values)
+    return [to_tensor(v, dtype, device) for v in values]
+
+
+def elementwise_operands(op, *values):
+    """``promote_operands`` plus a check that the shapes broadcast, with a message naming ``op``."""
+    tensors = promote_operands(op, *values)
+    try:
+        np.broadcast_shapes(*(t.shape for t in tensors))
+    except ValueError:
+        shapes = " and ".join(str(t.shape) for t in tensors)
+        raise ValueError(f"{op}: shapes {shapes} do not broadcast (sizes must match or be 1)") from None
+    return tensors
+
+
+def floating(x):
+    """Integer and bool tensors become the default float dtype (``exp`` of an int tensor)."""
+    return x if backend.is_floating(x.dtype) else x.to(backend.get_default_dtype())
+
+
+def as_floating_tensor(op, x):
+    """Check that ``x`` is a Tensor and make it floating."""
+    if not isinstance(x, Tensor):
+        check_operand(op, x)
+        x = Tensor(x)
+    return floating(x)
+
+
+def normalize_dims(op, dim, ndim):
+    """``dim`` (None, int or sequence, negatives allowed) as a tuple of axes; None means all."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    bound = max(ndim, 1)
+    axes = []
+    for d in dims:
+        if not isinstance(d, numbers.Integral) or not -bound <= d < bound:
+            raise IndexError(
+                f"{op}: dim {d!r} is out of range for a tensor with {ndim} dimensions "
+                f"(expected an int in [{-bound}, {bound - 1}])"
+            )
+        axes.append(d % bound)
+    if ndim == 0:
+        return ()
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: dim {dim} repeats an axis")
+    return tuple(sorted(axes))
+
+
+def normalize_dim(op, dim, ndim):
+    """A single ``dim`` as a non-negative axis."""
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    axes = normalize_dims(op, dim, ndim)
+    return axes[0] if axes else 0
+
+
+def restore_reduced(grad, axes, keepdim):
+    """Re-insert the reduced axes (size 1) into a gradient so it broadcasts against the input."""
+    xp = backend.get_array_module(grad)
+    return grad if keepdim else xp.expand_dims(grad, axes)

@@ -1,0 +1,42 @@
+"""Embedding lookup: rows of a weight matrix picked by integer indices."""
+from minidl import backend
+from minidl.autograd import Function
+from minidl.tensor import Tensor
+
+
+class Embedding(Function):
+    """out[...] = W[index[...]];  dW[i] = sum of g over the positions that picked row i
+    (0 for the ``padding_idx`` row)."""
+
+    @staticmethod
+    def forward(ctx, weight, index=None, padding_idx=None):
+        ctx.save_for_backward(index)
+        ctx.shape, ctx.padding_idx = weight.shape, padding_idx
+        return weight[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved
+        xp = backend.get_array_module(grad)
+        grad_w = xp.zeros(ctx.shape, dtype=grad.dtype)
+        backend.scatter_add(grad_w, index.reshape(-1), grad.reshape(-1, ctx.shape[1]))
+        if ctx.padding_idx is not None:
+            grad_w[ctx.padding_idx] = 0
+        return grad_w
+
+
+def embedding(input, weight, padding_idx=None):
+    """Look up rows of ``weight`` (num_embeddings, embedding_dim) for the integer ``input``;
+    the output has shape input.shape + (embedding_dim,)."""
+    index = input.data if isinstance(input, Tensor) else weight.xp.asarray(input)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
+    count = weight.shape[0]
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= count):
+        bad = int(index.min()) if int(index.min()) < 0 else int(index.max())
+        raise IndexError(f"embedding: index {bad} is out of range for {count} embeddings")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += count
+    return Embedding.apply(weight, index=index, padding_idx=padding_idx)

@@ -1,0 +1,234 @@
+"""Reductions: sum mean max min amax amin var std logsumexp, and argmax/argmin.
+
+``dim`` is None (all axes), an int or a tuple; ``keepdim`` keeps reduced axes with size 1.
+"""
+import collections
+import math
+
+from minidl import backend
+from minidl.autograd import Function
+from minidl.ops.arithmetic import sqrt
+from minidl.ops.shape import reshape
+from minidl.ops.common import as_floating_tensor, normalize_dim, normalize_dims, promote_operands, restore_reduced
+from minidl.tensor import Tensor
+
+MaxMin = collections.namedtuple("MaxMin", ["values", "indices"])
+
+
+def _count(shape, axes):
+    """How many elements each reduction over ``axes`` combines."""
+    return math.prod(shape[axis] for axis in axes)
+
+
+def _broadcast_back(grad, axes, keepdim, shape):
+    """The gradient of a reduction, spread back over the input's shape."""
+    xp = backend.get_array_module(grad)
+    return xp.broadcast_to(restore_reduced(grad, axes, keepdim), shape)
+
+
+class Sum(Function):
+    """out = sum of a over axes;  da = g copied to every summed element."""
+
+    @staticmethod
+    def forward(ctx, a, axes=(), keepdim=False):
+        ctx.axes, ctx.keepdim, ctx.shape = axes, keepdim, a.shape
+        return a.sum(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _broadcast_back(grad, ctx.axes, ctx.keepdim, ctx.shape)
+
+
+class Mean(Function):
+    """out = sum(a) / n over axes;  da = g / n."""
+
+    @staticmethod
+    def forward(ctx, a, axes=(), keepdim=False):
+        ctx.axes, ctx.keepdim, ctx.shape = axes, keepdim, a.shape
+        ctx.count = _count(a.shape, axes)
+        return a.mean(axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _broadcast_back(grad / ctx.count, ctx.axes, ctx.keepdim, ctx.shape)
+
+
+class Extreme(Function):
+    """out = max (or min) over axes;  the gradient is shared evenly among tied extreme elements,
+    as ``torch.amax`` does: da = g * [a == out] / (number of ties)."""
+
+    @staticmethod
+    def forward(ctx, a, axes=(), keepdim=False, largest=True):
+        out = a.max(axis=axes, keepdims=True) if largest else a.min(axis=axes, keepdims=True)
+        ctx.save_for_backward(a == out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out if keepdim else out.squeeze(axis=axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (is_extreme,) = ctx.saved
+        ties = is_extreme.sum(axis=ctx.axes, keepdims=True)
+        return is_extreme * (restore_reduced(grad, ctx.axes, ctx.keepdim) / ties)
+
+
+class ExtremeAlongDim(Function):
+    """(values, indices) of the max (or min) along one dim; da = g at the chosen index (the first
+    extreme element, as PyTorch), 0 elsewhere."""
+
+    @staticmethod
+    def forward(ctx, a, axis=0, keepdim=False, largest=True):
+        xp = backend.get_array_module(a)
+        index = (a.argmax if largest else a.argmin)(axis=axis, keepdims=True)
+        ctx.axis, ctx.keepdim, ctx.length = axis, keepdim, a.shape[axis]
+        ctx.save_for_backward(index)
+        values = xp.take_along_axis(a, index, axis=axis)
+        if not keepdim:
+            values, index = values.squeeze(axis), index.squeeze(axis)
+        return values, index.astype(xp.int64)
+
+    @staticmethod
+    def backward(ctx, grad, grad_index):
+        (index,) = ctx.saved
+        xp = backend.get_array_module(grad)
+        shape = [1] * index.ndim
+        shape[ctx.axis] = ctx.length
+        chosen = xp.arange(ctx.length).reshape(shape) == index
+        return chosen * restore_reduced(grad, (ctx.axis,), ctx.keepdim)
+
+
+class Var(Function):
+    """out = sum((a - mean)^2) / (n - correction);  da = g * 2 (a - mean) / (n - correction)."""
+
+    @staticmethod
+    def forward(ctx, a, axes=(), correction=1, keepdim=False):
+        centered = a - a.mean(axis=axes, keepdims=True)
+        ctx.divisor = _count(a.shape, axes) - correction
+        ctx.axes, ctx.keepdim = axes, keepdim
+        ctx.save_for_backward(centered)
+        return (centered * centered).sum(axis=axes, keepdims=keepdim) / ctx.divisor
+
+    @staticmethod
+    def backward(ctx, grad):
+        (centered,) = ctx.saved
+        return (2.0 / ctx.divisor) * restore_reduced(grad, ctx.axes, ctx.keepdim) * centered
+
+
+class LogSumExp(Function):
+    """out = log(sum(exp(a))) computed as m + log(sum(exp(a - m))), m = max(a);
+    da = g * exp(a - out)  (the softmax of a)."""
+
+    @staticmethod
+    def forward(ctx, a, axes=(), keepdim=False):
+        xp = backend.get_array_module(a)
+        shift = a.max(axis=axes, keepdims=True)
+        shift = xp.where(xp.isfinite(shift), shift, 0)
+        out = xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
+        ctx.save_for_backward(a, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out if keepdim else out.squeeze(axis=axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved
+        xp = backend.get_array_module(a)
+        return restore_reduced(grad, ctx.axes, ctx.keepdim) * xp.exp(a - out)
+
+
+def _check_nonempty(op, a, axes):
+    if any(a.shape[axis] == 0 for axis in axes) or (a.ndim == 0 and a.numel() == 0):
+        raise ValueError(f"{op}: cannot reduce an empty dimension, got shape {a.shape}")
+
+
+def sum(a, dim=None, keepdim=False):
+    """Sum over ``dim`` (all by default).  Bool and int tensors sum to int64, as in PyTorch."""
+    (a,) = promote_operands("sum", a)
+    if not backend.is_floating(a.dtype):
+        a = a.to("int64")
+    return Sum.apply(a, axes=normalize_dims("sum", dim, a.ndim), keepdim=keepdim)
+
+
+def mean(a, dim=None, keepdim=False):
+    """Arithmetic mean over ``dim`` (all by default)."""
+    a = as_floating_tensor("mean", a)
+    return Mean.apply(a, axes=normalize_dims("mean", dim, a.ndim), keepdim=keepdim)
+
+
+def _extreme(op, a, dim, keepdim, largest):
+    (a,) = promote_operands(op, a)
+    if dim is None:
+        axes = normalize_dims(op, None, a.ndim)
+        _check_nonempty(op, a, axes)
+        return Extreme.apply(a, axes=axes, keepdim=False, largest=largest)
+    axis = normalize_dim(op, dim, a.ndim)
+    if a.ndim == 0:  # a 0-d tensor is its own extreme, at index 0
+        values, indices = _extreme(op, reshape(a, (1,)), 0, False, largest)
+        return MaxMin(reshape(values, ()), indices)
+    _check_nonempty(op, a, (axis,))
+    values, indices = ExtremeAlongDim.apply(a, axis=axis, keepdim=keepdim, largest=largest)
+    return MaxMin(values, indices)
+
+
+def max(a, dim=None, keepdim=False):
+    """The largest element; with ``dim``, the named tuple ``(values, indices)`` along it."""
+    return _extreme("max", a, dim, keepdim, largest=True)
+
+
+def min(a, dim=None, keepdim=False):
+    """The smallest element; with ``dim``, the named tuple ``(values, indices)`` along it."""
+    return _extreme("min", a, dim, keepdim, largest=False)
+
+
+def _extreme_values(op, a, dim, keepdim, largest):
+    (a,) = promote_operands(op, a)
+    axes = normalize_dims(op, dim, a.ndim)
+    _check_nonempty(op, a, axes)
+    return Extreme.apply(a, axes=axes, keepdim=keepdim, largest=largest)
+
+
+def amax(a, dim=None, keepdim=False):
+    """Largest values over ``dim`` (one or several axes); ties share the gradient evenly."""
+    return _extreme_values("amax", a, dim, keepdim, largest=True)
+
+
+def amin(a, dim=None, keepdim=False):
+    """Smallest values over ``dim`` (one or several axes); ties share the gradient evenly."""
+    return _extreme_values("amin", a, dim, keepdim, largest=False)
+
+
+def _arg_extreme(op, a, dim, keepdim, largest):
+    (a,) = promote_operands(op, a)
+    data = a.data
+    if dim is None:
+        data, axis = data.reshape(-1), 0
+    else:
+        axis = normalize_dim(op, dim, a.ndim)
+    _check_nonempty(op, Tensor(data), (axis,) if data.ndim else ())
+    find = data.argmax if largest else data.argmin
+    return Tensor(find(axis=axis, keepdims=keepdim and dim is not None).astype("int64"))
+
+
+def argmax(a, dim=None, keepdim=False):
+    """Index of the largest element (over the flattened tensor when ``dim`` is None)."""
+    return _arg_extreme("argmax", a, dim, keepdim, largest=True)
+
+
+def argmin(a, dim=None, keepdim=False):
+    """Index of the smallest element (over the flattened tensor when ``dim`` is None)."""
+    return _arg_extreme("argmin", a, dim, keepdim, largest=False)
+
+
+def var(a, dim=None, correction=1, keepdim=False):
+    """Variance over ``dim``; ``correction=1`` divides by n - 1 (Bessel), 0 by n."""
+    a = as_floating_tensor("var", a)
+    return Var.apply(a, axes=normalize_dims("var", dim, a.ndim), correction=correction, keepdim=keepdim)
+
+
+def std(a, dim=None, correction=1, keepdim=False):
+    """Standard deviation: sqrt(var)."""
+    return sqrt(var(a, dim, correction, keepdim))
+
+
+def logsumexp(a, dim, keepdim=False):
+    """log(sum(exp(a))) over ``dim``, without overflow."""
+    a = as_floating_tensor("logsumexp", a)
+    return LogSumExp.apply(a, axes=normalize_dims("logsumexp", dim, a.ndim), keepdim=keepdim)

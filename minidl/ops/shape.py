@@ -1,0 +1,235 @@
+"""Shape ops: reshape expand transpose permute squeeze unsqueeze flatten cat stack, and indexing.
+
+None of these changes a value, so every backward just moves the gradient back to where its
+element came from.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from minidl import backend
+from minidl.autograd import Function
+from minidl.ops.common import normalize_dim, promote_operands
+from minidl.tensor import Tensor
+
+
+class Reshape(Function):
+    """out = a viewed with a new shape;  da = g reshaped back."""
+
+    @staticmethod
+    def forward(ctx, a, shape=()):
+        ctx.shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape)
+
+
+class Expand(Function):
+    """out = a broadcast to a larger shape;  da = g summed over the broadcast axes (by the engine)."""
+
+    @staticmethod
+    def forward(ctx, a, shape=()):
+        return backend.get_array_module(a).broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Permute(Function):
+    """out = a with its axes reordered;  da = g with the inverse order."""
+
+    @staticmethod
+    def forward(ctx, a, dims=()):
+        ctx.inverse = tuple(np.argsort(dims))
+        return a.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.transpose(ctx.inverse)
+
+
+class Concatenate(Function):
+    """out = the inputs joined along ``axis``;  each input gets its slice of g."""
+
+    @staticmethod
+    def forward(ctx, *arrays, axis=0):
+        xp = backend.get_array_module(arrays[0])
+        ctx.axis = axis
+        ctx.bounds = np.cumsum([a.shape[axis] for a in arrays])[:-1]
+        return xp.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = backend.get_array_module(grad)
+        return tuple(xp.split(grad, ctx.bounds, axis=ctx.axis))
+
+
+class GetItem(Function):
+    """out = a[index] (slices, ints, None, ..., integer or boolean arrays);
+    da = g added back at the indexed positions (repeated indices accumulate)."""
+
+    @staticmethod
+    def forward(ctx, a, index=()):
+        ctx.index, ctx.shape = index, a.shape
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = backend.get_array_module(grad)
+        grad_a = xp.zeros(ctx.shape, dtype=grad.dtype)
+        backend.scatter_add(grad_a, ctx.index, grad)
+        return grad_a
+
+
+def _check_tensor(op, a):
+    if not isinstance(a, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(a).__name__}")
+
+
+def reshape(a, shape):
+    """The same elements in a new shape; one entry may be -1 (inferred)."""
+    _check_tensor("reshape", a)
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    known = math.prod(n for n in shape if n != -1)
+    inferred = shape.count(-1)
+    valid = inferred <= 1 and all(isinstance(n, numbers.Integral) and n >= -1 for n in shape)
+    if not valid or (inferred == 0 and known != a.numel()) or (inferred and (known == 0 or a.numel() % known)):
+        raise ValueError(f"reshape: shape {shape} is invalid for a tensor of shape {a.shape} ({a.numel()} elements)")
+    return Reshape.apply(a, shape=shape)
+
+
+view = reshape
+
+
+def expand(a, shape):
+    """Broadcast to ``shape`` without copying (-1 keeps a size)."""
+    _check_tensor("expand", a)
+    shape = tuple(shape)
+    lead = len(shape) - a.ndim
+    target = tuple(a.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(shape))
+    compatible = lead >= 0 and all(
+        old in (1, new) for old, new in zip(a.shape, target[lead:])
+    )
+    if not compatible or any(n < 0 for n in target):
+        raise ValueError(f"expand: cannot expand a tensor of shape {a.shape} to {shape}")
+    return Expand.apply(a, shape=target)
+
+
+def permute(a, dims):
+    """Reorder the axes: ``out.shape[i] == a.shape[dims[i]]``."""
+    _check_tensor("permute", a)
+    axes = [normalize_dim("permute", d, a.ndim) for d in dims]
+    if sorted(axes) != list(range(a.ndim)):
+        raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+    return Permute.apply(a, dims=tuple(axes))
+
+
+def transpose(a, dim0, dim1):
+    """Swap two axes."""
+    _check_tensor("transpose", a)
+    dims = list(range(a.ndim))
+    d0, d1 = normalize_dim("transpose", dim0, a.ndim), normalize_dim("transpose", dim1, a.ndim)
+    if a.ndim:
+        dims[d0], dims[d1] = dims[d1], dims[d0]
+    return Permute.apply(a, dims=tuple(dims))
+
+
+def squeeze(a, dim=None):
+    """Remove axes of size 1 (all of them, or only ``dim`` if it has size 1)."""
+    _check_tensor("squeeze", a)
+    if dim is None:
+        shape = tuple(n for n in a.shape if n != 1)
+    else:
+        axis = normalize_dim("squeeze", dim, a.ndim)
+        shape = tuple(n for i, n in enumerate(a.shape) if i != axis or n != 1)
+    return Reshape.apply(a, shape=shape)
+
+
+def unsqueeze(a, dim):
+    """Insert an axis of size 1 at ``dim`` (``-1`` appends)."""
+    _check_tensor("unsqueeze", a)
+    axis = normalize_dim("unsqueeze", dim, a.ndim + 1)
+    shape = a.shape[:axis] + (1,) + a.shape[axis:]
+    return Reshape.apply(a, shape=shape)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    """Merge the axes ``start_dim..end_dim`` into one."""
+    _check_tensor("flatten", a)
+    if a.ndim == 0:
+        return Reshape.apply(a, shape=(1,))
+    start, end = normalize_dim("flatten", start_dim, a.ndim), normalize_dim("flatten", end_dim, a.ndim)
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
+    shape = a.shape[:start] + (math.prod(a.shape[start : end + 1]),) + a.shape[end + 1 :]
+    return Reshape.apply(a, shape=shape)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing axis; all other sizes must agree."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    tensors = promote_operands("cat", *tensors)
+    first = tensors[0]
+    axis = normalize_dim("cat", dim, first.ndim)
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or any(n != m for i, (n, m) in enumerate(zip(t.shape, first.shape)) if i != axis):
+            shapes = ", ".join(str(x.shape) for x in tensors)
+            raise ValueError(f"cat: sizes must match except in dim {dim}, got shapes {shapes}")
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    shapes = {t.shape for t in tensors if isinstance(t, Tensor)}
+    if len(shapes) != 1 or len(tensors) != sum(isinstance(t, Tensor) for t in tensors):
+        raise ValueError(f"stack: expects tensors of one shape, got shapes {[getattr(t, 'shape', type(t).__name__) for t in tensors]}")
+    axis = normalize_dim("stack", dim, tensors[0].ndim + 1)
+    return cat([unsqueeze(t, axis) for t in tensors], dim=axis)
+
+
+def unwrap_index(index):
+    """An index with every Tensor replaced by its array, and lists by integer arrays."""
+    if isinstance(index, tuple):
+        return tuple(unwrap_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _advanced_parts_to_integers(index, xp):
+    """Boolean masks become integer arrays (``nonzero``), so the backward can scatter-add."""
+    parts = index if isinstance(index, tuple) else (index,)
+    converted = []
+    for part in parts:
+        is_array = isinstance(part, np.ndarray) or backend.is_cupy_array(part)
+        if is_array and part.dtype == bool:
+            converted.extend(xp.asarray(part).nonzero())
+        elif is_array:
+            converted.append(xp.asarray(part))
+        else:
+            converted.append(part)
+    return tuple(converted)
+
+
+def getitem(a, index):
+    """``a[index]`` with NumPy's rules; differentiable, including integer-array indexing."""
+    _check_tensor("getitem", a)
+    index = _advanced_parts_to_integers(unwrap_index(index), a.xp)
+    try:
+        return GetItem.apply(a, index=index)
+    except IndexError as error:
+        raise IndexError(f"getitem: invalid index for a tensor of shape {a.shape}: {error}") from None

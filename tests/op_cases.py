@@ -1,0 +1,457 @@
+"""One entry per differentiable op: how to draw its inputs and how to call it in minidl and torch.
+
+A case is a function ``(draw, rng) -> (inputs, minidl_fn, torch_fn)``: ``draw`` is hypothesis'
+``data.draw`` (shapes, dims, flags), ``rng`` a seeded NumPy generator for the values.  The tests in
+``test_ops.py`` turn every case into a torch-parity test (float64 and float32) and a gradcheck.
+"""
+import numpy as np
+import torch
+import torch.nn.functional as TF
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minidl as md
+import minidl.functional as F
+
+CASES = {}
+NOT_GRADCHECKED = set()  # ops whose gradient is checked against torch only (see their case)
+
+
+def case(name, gradcheck=True):
+    def register(fn):
+        CASES[name] = fn
+        if not gradcheck:
+            NOT_GRADCHECKED.add(name)
+        return fn
+
+    return register
+
+
+# ----------------------------------------------------------------------------- value helpers
+def shape(draw, min_dims=0, max_dims=3, min_side=1, max_side=4):
+    return draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side))
+
+
+def broadcast_pair(draw, max_dims=3):
+    return draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=max_dims, max_side=4)).input_shapes
+
+
+def normal(rng, shape):
+    return np.asarray(rng.standard_normal(shape))
+
+
+def positive(rng, shape):
+    return np.asarray(rng.uniform(0.5, 2.0, shape))
+
+
+def away_from_zero(rng, shape):
+    """Values with |x| >= 0.1, so kinks at 0 (abs, relu) stay out of the central differences."""
+    x = normal(rng, shape)
+    return np.where(x >= 0, x + 0.1, x - 0.1)
+
+
+def dim_of(draw, ndim):
+    return draw(st.integers(-ndim, ndim - 1)) if ndim else draw(st.sampled_from([0, -1]))
+
+
+def dims_of(draw, ndim):
+    """None, one dim or a tuple of distinct dims (negative ones included)."""
+    if ndim == 0:
+        return draw(st.sampled_from([None, 0]))
+    axes = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+    signed = tuple(a - ndim if draw(st.booleans()) else a for a in axes)
+    return draw(st.sampled_from([None, signed[0], signed]))
+
+
+# ----------------------------------------------------------------------------- arithmetic
+def _binary(name, md_fn, torch_fn, left=normal, right=normal):
+    @case(name)
+    def build(draw, rng):
+        a, b = broadcast_pair(draw)
+        return [left(rng, a), right(rng, b)], md_fn, torch_fn
+
+
+_binary("add", lambda a, b: a + b, lambda a, b: a + b)
+_binary("sub", lambda a, b: a - b, lambda a, b: a - b)
+_binary("mul", lambda a, b: a * b, lambda a, b: a * b)
+_binary("div", lambda a, b: a / b, lambda a, b: a / b, right=away_from_zero)
+_binary("pow", lambda a, b: a**b, lambda a, b: a**b, left=positive)
+
+
+@case("scalar_ops")
+def _scalar_ops(draw, rng):
+    """Python numbers on either side: x + 2.5, 3 - x, -1.5 * x, 2 / x, x ** 2, 2 ** x."""
+    op = draw(st.sampled_from(["radd", "rsub", "rmul", "rdiv", "pow2", "rpow", "sqrt_pow"]))
+    fn = {
+        "radd": lambda x: x + 2.5,
+        "rsub": lambda x: 3 - x,
+        "rmul": lambda x: -1.5 * x,
+        "rdiv": lambda x: 2 / x,
+        "pow2": lambda x: x**2,
+        "rpow": lambda x: 2**x,
+        "sqrt_pow": lambda x: x**0.5,
+    }[op]
+    return [positive(rng, shape(draw))], fn, fn
+
+
+def _unary(name, md_fn, torch_fn, values=normal):
+    @case(name)
+    def build(draw, rng):
+        return [values(rng, shape(draw))], md_fn, torch_fn
+
+
+_unary("neg", lambda x: -x, lambda x: -x)
+_unary("exp", F.exp, torch.exp)
+_unary("log", F.log, torch.log, positive)
+_unary("sqrt", F.sqrt, torch.sqrt, positive)
+_unary("abs", F.abs, torch.abs, away_from_zero)
+_unary("relu", F.relu, torch.relu, away_from_zero)
+_unary("sigmoid", F.sigmoid, torch.sigmoid)
+_unary("tanh", F.tanh, torch.tanh)
+
+
+@case("clamp")
+def _clamp(draw, rng):
+    low, high = draw(st.sampled_from([(-0.5, 0.5), (None, 0.3), (-0.2, None)]))
+    x = normal(rng, shape(draw))
+    x = np.where(np.abs(x - (low or 0)) < 0.05, x + 0.1, x)  # keep values off the bounds
+    x = np.where(np.abs(x - (high or 0)) < 0.05, x + 0.1, x)
+    return [x], lambda t: F.clamp(t, low, high), lambda t: torch.clamp(t, low, high)
+
+
+@case("where")
+def _where(draw, rng):
+    a, b = broadcast_pair(draw)
+    condition = rng.random(np.broadcast_shapes(a, b)) > 0.5
+    return (
+        [normal(rng, a), normal(rng, b)],
+        lambda x, y: F.where(md.tensor(condition), x, y),
+        lambda x, y: torch.where(torch.tensor(condition), x, y),
+    )
+
+
+# ----------------------------------------------------------------------------- reductions
+def _reduction(name, md_fn, torch_fn, min_side=1):
+    @case(name)
+    def build(draw, rng):
+        s = shape(draw, min_side=min_side)
+        dim, keepdim = dims_of(draw, len(s)), draw(st.booleans())
+        if dim is None:
+            return [normal(rng, s)], lambda x: md_fn(x, None, False), lambda x: torch_fn(x, None, False)
+        return [normal(rng, s)], lambda x: md_fn(x, dim, keepdim), lambda x: torch_fn(x, dim, keepdim)
+
+
+_reduction("sum", F.sum, lambda x, d, k: x.sum() if d is None else x.sum(d, keepdim=k))
+_reduction("mean", F.mean, lambda x, d, k: x.mean() if d is None else x.mean(d, keepdim=k))
+_reduction("amax", F.amax, lambda x, d, k: x.amax() if d is None else x.amax(d, keepdim=k))
+_reduction("amin", F.amin, lambda x, d, k: x.amin() if d is None else x.amin(d, keepdim=k))
+_reduction("logsumexp", lambda x, d, k: F.logsumexp(x, d if d is not None else tuple(range(x.ndim)), k),
+           lambda x, d, k: torch.logsumexp(x, d if d is not None else tuple(range(x.ndim)), k))
+
+
+@case("var_std")
+def _var_std(draw, rng):
+    s = shape(draw, min_dims=1, min_side=2)
+    dim, keepdim = dims_of(draw, len(s)), draw(st.booleans())
+    correction = draw(st.sampled_from([0, 1]))
+    name = draw(st.sampled_from(["var", "std"]))
+    md_fn, torch_fn = getattr(F, name), getattr(torch, name)
+    if dim is None:
+        keepdim = False
+    return (
+        [normal(rng, s)],
+        lambda x: md_fn(x, dim, correction=correction, keepdim=keepdim),
+        lambda x: torch_fn(x, dim, correction=correction, keepdim=keepdim),
+    )
+
+
+@case("max_min")
+def _max_min(draw, rng):
+    """max()/min() of everything, or the (values, indices) pair along one dim."""
+    s = shape(draw)
+    name = draw(st.sampled_from(["max", "min"]))
+    if draw(st.booleans()):
+        return [normal(rng, s)], getattr(F, name), getattr(torch, name)
+    dim, keepdim = dim_of(draw, len(s)), draw(st.booleans())
+    return (
+        [normal(rng, s)],
+        lambda x: tuple(getattr(F, name)(x, dim, keepdim)),
+        lambda x: tuple(getattr(torch, name)(x, dim, keepdim)),
+    )
+
+
+# ----------------------------------------------------------------------------- shapes
+@case("reshape_view")
+def _reshape(draw, rng):
+    s = shape(draw)
+    target = tuple(reversed(s)) if draw(st.booleans()) else (-1,)
+    method = draw(st.sampled_from(["reshape", "view"]))
+    return [normal(rng, s)], lambda x: getattr(x, method)(target), lambda x: getattr(x, method)(target)
+
+
+@case("transpose_permute")
+def _permute(draw, rng):
+    s = shape(draw, min_dims=1)
+    perm = draw(st.permutations(range(len(s))))
+    d0, d1 = dim_of(draw, len(s)), dim_of(draw, len(s))
+    if draw(st.booleans()):
+        return [normal(rng, s)], lambda x: x.permute(*perm), lambda x: x.permute(*perm)
+    return [normal(rng, s)], lambda x: x.transpose(d0, d1), lambda x: x.transpose(d0, d1)
+
+
+@case("matrix_T")
+def _matrix_t(draw, rng):
+    s = shape(draw, min_dims=1, max_dims=2)
+    return [normal(rng, s)], lambda x: x.T, lambda x: x.T
+
+
+@case("squeeze_unsqueeze_flatten")
+def _squeeze(draw, rng):
+    s = shape(draw, max_side=2)  # plenty of size-1 axes
+    ndim = len(s)
+    op = draw(st.sampled_from(["squeeze_all", "squeeze_dim", "unsqueeze", "flatten"]))
+    if op == "squeeze_all":
+        return [normal(rng, s)], lambda x: x.squeeze(), lambda x: x.squeeze()
+    if op == "squeeze_dim":
+        dim = dim_of(draw, ndim)
+        return [normal(rng, s)], lambda x: x.squeeze(dim), lambda x: x.squeeze(dim)
+    if op == "unsqueeze":
+        dim = draw(st.integers(-ndim - 1, ndim))
+        return [normal(rng, s)], lambda x: x.unsqueeze(dim), lambda x: x.unsqueeze(dim)
+    start = dim_of(draw, ndim)
+    end = draw(st.integers(start % max(ndim, 1), max(ndim - 1, 0))) if ndim else -1
+    return [normal(rng, s)], lambda x: x.flatten(start, end), lambda x: x.flatten(start, end)
+
+
+@case("expand")
+def _expand(draw, rng):
+    target, s = broadcast_pair(draw)
+    target = np.broadcast_shapes(target, s)
+    return [normal(rng, s)], lambda x: x.expand(target), lambda x: x.expand(target)
+
+
+@case("cat_stack")
+def _cat(draw, rng):
+    s = shape(draw, min_dims=1)
+    dim = dim_of(draw, len(s))
+    count = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        inputs = [normal(rng, s) for _ in range(count)]
+        return inputs, lambda *xs: F.stack(xs, dim), lambda *xs: torch.stack(xs, dim)
+    sizes = [draw(st.integers(1, 3)) for _ in range(count)]
+    axis = dim % len(s)
+    inputs = [normal(rng, s[:axis] + (n,) + s[axis + 1 :]) for n in sizes]
+    return inputs, lambda *xs: F.cat(xs, dim), lambda *xs: torch.cat(xs, dim)
+
+
+@case("getitem")
+def _getitem(draw, rng):
+    """Basic slicing with steps, negative ints, None and Ellipsis; integer arrays with repeats;
+    boolean masks."""
+    kind = draw(st.sampled_from(["basic", "integer_array", "boolean_mask"]))
+    x = normal(rng, (4, 3, 2))
+    if kind == "basic":
+        index = draw(st.sampled_from([(slice(1, None, 2), -1), (Ellipsis, 0), (None, slice(None), 1), (2,)]))
+        return [x], lambda t: t[index], lambda t: t[index]
+    if kind == "integer_array":
+        rows = rng.integers(0, 4, size=5)  # repeats accumulate in the backward
+        cols = rng.integers(0, 3, size=5)
+        return (
+            [x],
+            lambda t: t[md.tensor(rows), md.tensor(cols)],
+            lambda t: t[torch.tensor(rows), torch.tensor(cols)],
+        )
+    mask = rng.random((4, 3)) > 0.5
+    return [x], lambda t: t[md.tensor(mask)], lambda t: t[torch.tensor(mask)]
+
+
+# ----------------------------------------------------------------------------- linear algebra
+@case("matmul")
+def _matmul(draw, rng):
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    batch_a, batch_b = broadcast_pair(draw, max_dims=2)
+    kind = draw(st.sampled_from(["vec_vec", "vec_mat", "mat_vec", "batched"]))
+    shapes = {
+        "vec_vec": ((k,), (k,)),
+        "vec_mat": ((k,), batch_b + (k, m)),
+        "mat_vec": (batch_a + (n, k), (k,)),
+        "batched": (batch_a + (n, k), batch_b + (k, m)),
+    }[kind]
+    return [normal(rng, s) for s in shapes], lambda a, b: a @ b, lambda a, b: a @ b
+
+
+@case("linear")
+def _linear(draw, rng):
+    lead = shape(draw, max_dims=2)
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x, w = normal(rng, lead + (n_in,)), normal(rng, (n_out, n_in))
+    if draw(st.booleans()):
+        return [x, w, normal(rng, (n_out,))], F.linear, TF.linear
+    return [x, w], F.linear, TF.linear
+
+
+# ----------------------------------------------------------------------------- activations
+@case("leaky_relu")
+def _leaky(draw, rng):
+    slope = draw(st.sampled_from([0.01, 0.2, 1.5]))
+    return [away_from_zero(rng, shape(draw))], lambda x: F.leaky_relu(x, slope), lambda x: TF.leaky_relu(x, slope)
+
+
+@case("prelu")
+def _prelu(draw, rng):
+    s = shape(draw, min_dims=1)
+    channels = s[1] if len(s) >= 2 and draw(st.booleans()) else 1
+    return [away_from_zero(rng, s), rng.uniform(0.1, 0.5, channels)], F.prelu, TF.prelu
+
+
+@case("gelu")
+def _gelu(draw, rng):
+    approximate = draw(st.sampled_from(["none", "tanh"]))
+    return [normal(rng, shape(draw))], lambda x: F.gelu(x, approximate), lambda x: TF.gelu(x, approximate=approximate)
+
+
+@case("softmax_log_softmax")
+def _softmax(draw, rng):
+    s = shape(draw, min_dims=1)
+    dim = dim_of(draw, len(s))
+    name = draw(st.sampled_from(["softmax", "log_softmax"]))
+    return [3 * normal(rng, s)], lambda x: getattr(F, name)(x, dim), lambda x: getattr(torch, name)(x, dim)
+
+
+# ----------------------------------------------------------------------------- losses
+REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
+
+
+def _class_problem(draw, rng):
+    """Logits (N, C[, d]) and integer targets, some set to an ignore_index."""
+    n, c = draw(st.integers(1, 4)), draw(st.integers(2, 5))
+    extra = draw(st.sampled_from([(), (3,)]))
+    target = rng.integers(0, c, size=(n,) + extra)
+    return 2 * normal(rng, (n, c) + extra), target, c
+
+
+@case("cross_entropy_indices")
+def _ce_indices(draw, rng):
+    logits, target, c = _class_problem(draw, rng)
+    weight = rng.uniform(0.5, 2.0, c) if draw(st.booleans()) else None  # class weights: constants
+    ignore = int(target.reshape(-1)[0]) if draw(st.booleans()) else -100
+    if ignore != -100 and (target != ignore).sum() == 0:
+        ignore = -100  # every target ignored gives 0/0 = nan in both libraries
+    options = dict(reduction=draw(REDUCTIONS), ignore_index=ignore)
+
+    def md_fn(x):
+        return F.cross_entropy(x, md.tensor(target), weight=None if weight is None else md.tensor(weight), **options)
+
+    def torch_fn(x):
+        w = None if weight is None else torch.tensor(weight, dtype=x.dtype)
+        return TF.cross_entropy(x, torch.tensor(target), weight=w, **options)
+
+    return [logits], md_fn, torch_fn
+
+
+@case("cross_entropy_probabilities")
+def _ce_probabilities(draw, rng):
+    logits, _, c = _class_problem(draw, rng)
+    target = rng.dirichlet(np.ones(c), size=logits.shape[:1] + logits.shape[2:])
+    target = np.moveaxis(target, -1, 1)
+    reduction = draw(REDUCTIONS)
+    return [logits, target], lambda x, p: F.cross_entropy(x, p, reduction=reduction), lambda x, p: TF.cross_entropy(
+        x, p, reduction=reduction
+    )
+
+
+@case("nll_loss")
+def _nll(draw, rng):
+    logits, target, c = _class_problem(draw, rng)
+    reduction = draw(REDUCTIONS)
+    return (
+        [logits],
+        lambda x: F.nll_loss(x, md.tensor(target), reduction=reduction),
+        lambda x: TF.nll_loss(x, torch.tensor(target), reduction=reduction),
+    )
+
+
+def _regression_loss(name, md_fn, torch_fn):
+    @case(name)
+    def build(draw, rng):
+        s = shape(draw)
+        reduction = draw(REDUCTIONS)
+        x = normal(rng, s)
+        y = x + away_from_zero(rng, s)  # |x - y| >= 0.1: no kink of l1 inside the differences
+        return [x, y], lambda a, b: md_fn(a, b, reduction=reduction), lambda a, b: torch_fn(a, b, reduction=reduction)
+
+
+_regression_loss("mse_loss", F.mse_loss, TF.mse_loss)
+_regression_loss("l1_loss", F.l1_loss, TF.l1_loss)
+
+
+@case("binary_cross_entropy")
+def _bce(draw, rng):
+    s = shape(draw)
+    reduction = draw(REDUCTIONS)
+    weight = rng.uniform(0.5, 2, s) if draw(st.booleans()) else None  # torch: not differentiable
+
+    def md_fn(p, t):
+        return F.binary_cross_entropy(p, t, weight=None if weight is None else md.tensor(weight), reduction=reduction)
+
+    def torch_fn(p, t):
+        w = None if weight is None else torch.tensor(weight, dtype=p.dtype)
+        return TF.binary_cross_entropy(p, t, weight=w, reduction=reduction)
+
+    return [rng.uniform(0.05, 0.95, s), rng.uniform(0, 1, s)], md_fn, torch_fn
+
+
+@case("binary_cross_entropy_with_logits")
+def _bce_logits(draw, rng):
+    s = shape(draw, min_dims=1)
+    reduction = draw(REDUCTIONS)
+    inputs = [3 * normal(rng, s), rng.uniform(0, 1, s)]
+    pos_weight = rng.uniform(0.5, 3, s[-1:]) if draw(st.booleans()) else None
+
+    def md_fn(x, t):
+        return F.binary_cross_entropy_with_logits(
+            x, t, reduction=reduction, pos_weight=None if pos_weight is None else md.tensor(pos_weight)
+        )
+
+    def torch_fn(x, t):
+        return TF.binary_cross_entropy_with_logits(
+            x, t, reduction=reduction, pos_weight=None if pos_weight is None else torch.tensor(pos_weight, dtype=x.dtype)
+        )
+
+    return inputs, md_fn, torch_fn
+
+
+@case("kl_div")
+def _kl(draw, rng):
+    s = shape(draw, min_dims=1)
+    reduction = draw(st.sampled_from(["mean", "sum", "none", "batchmean"]))
+    log_target = draw(st.booleans())
+    x = np.log(rng.uniform(0.1, 1, s))
+    t = rng.uniform(0.1, 1, s)
+    t = np.log(t) if log_target else t
+    return (
+        [x, t],
+        lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
+        lambda a, b: TF.kl_div(a, b, reduction=reduction, log_target=log_target),
+    )
+
+
+def _embedding(draw, rng, padding_idx):
+    num, dim = draw(st.integers(2, 6)), draw(st.integers(1, 3))
+    index = rng.integers(0, num, size=shape(draw, max_dims=2))
+    return (
+        [normal(rng, (num, dim))],
+        lambda w: F.embedding(md.tensor(index), w, padding_idx=padding_idx),
+        lambda w: TF.embedding(torch.tensor(index), w, padding_idx=padding_idx),
+    )
+
+
+@case("embedding")
+def _embedding_plain(draw, rng):
+    return _embedding(draw, rng, padding_idx=None)
+
+
+@case("embedding_padding_idx", gradcheck=False)
+def _embedding_padding(draw, rng):
+    """The padding row gets no gradient by design, so central differences disagree there."""
+    return _embedding(draw, rng, padding_idx=draw(st.sampled_from([0, -1])))
