@@ -277,10 +277,8 @@ def _initial_gradient(tensor, gradient):
 
 def _accumulate_into_leaf(leaf, grad):
     """``leaf.grad += grad``, out of place; the first gradient is copied, never aliased."""
-    if leaf.grad is None:
-        leaf.grad = Tensor(grad.copy())
-    else:
-        leaf.grad = Tensor(leaf.grad.data + grad)
+    xp = backend.get_array_module(grad)
+    leaf.grad = Tensor(xp.array(grad) if leaf.grad is None else xp.asarray(leaf.grad.data + grad))
 
 
 def iter_backward(tensor, gradient=None, retain_graph=False):

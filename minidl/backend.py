@@ -75,6 +75,16 @@ def check_device(device):
     return name
 
 
+def split_device_and_dtype(args, device=None, dtype=None):
+    """Sort the positional arguments of ``.to(...)`` into a device name and a dtype."""
+    for arg in args:
+        if isinstance(arg, str) and arg.split(":")[0] in DEVICES:
+            device = arg
+        else:
+            dtype = arg
+    return device, dtype
+
+
 def array_module_for(device):
     """The array module that stores arrays on ``device``."""
     return _import_cupy() if check_device(device) == "cuda" else np

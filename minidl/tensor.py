@@ -66,6 +66,8 @@ class Tensor:
     def _from_op(cls, array, node, index):
         """The output ``index`` of an op, recorded as ``node`` (None when not recorded)."""
         out = Tensor.__new__(Tensor)
+        if isinstance(array, np.generic):  # NumPy reductions return scalars; keep 0-d arrays
+            array = np.asarray(array)
         out.data, out.grad, out.grad_fn, out.output_index = array, None, node, index
         out._requires_grad = False
         if node is not None and not backend.is_floating(array.dtype):
@@ -189,11 +191,7 @@ class Tensor:
 
     def to(self, *args, device=None, dtype=None):
         """``t.to("cuda")``, ``t.to(md.float64)`` or ``t.to(device=..., dtype=...)``; differentiable."""
-        for arg in args:
-            if isinstance(arg, str) and arg.split(":")[0] in backend.DEVICES:
-                device = arg
-            else:
-                dtype = arg
+        device, dtype = backend.split_device_and_dtype(args, device, dtype)
         out = self
         if dtype is not None and np.dtype(dtype) != self.dtype:
             out = F.cast(out, dtype)

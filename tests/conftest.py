@@ -28,3 +28,12 @@ def float64():
 
     with md.default_dtype("float64"):
         yield
+
+
+@pytest.fixture
+def repo_env():
+    """The environment for a subprocess that imports this checkout of minidl."""
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))

@@ -1,0 +1,15 @@
+"""``md.nn``: modules, layers, losses and initialisation, with PyTorch's names and semantics."""
+from minidl.nn import functional, init
+from minidl.nn.activations import GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Tanh
+from minidl.nn.containers import ModuleList, Sequential
+from minidl.nn.layers import Dropout, Embedding, Flatten, Identity, Linear
+from minidl.nn.losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+)
+from minidl.nn.module import Module, Parameter, StateDictError

@@ -1,0 +1,115 @@
+"""Layers without a nonlinearity: Linear, Embedding, Dropout, Flatten, Identity.
+
+Same constructor arguments, defaults, weight shapes and initial distributions as ``torch.nn``.
+"""
+import math
+
+import numpy as np
+
+from minidl import backend
+from minidl import functional as F
+from minidl.nn import init
+from minidl.nn.module import Module, Parameter
+
+
+def empty_parameter(shape, device=None, dtype=None):
+    """An uninitialised Parameter of ``shape`` (default dtype, CPU unless told otherwise)."""
+    dtype = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+    return Parameter(backend.to_device(np.empty(shape, dtype), device or "cpu"))
+
+
+class Linear(Module):
+    """y = x W^T + b, with W of shape (out_features, in_features) and b of shape (out_features,).
+
+    Both start as U(-1/sqrt(in_features), 1/sqrt(in_features)), PyTorch's default (which it
+    writes as kaiming_uniform_(W, a=sqrt(5)): the same bound).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = empty_parameter((out_features, in_features), device, dtype)
+        self.bias = empty_parameter((out_features,), device, dtype) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """A lookup table: row i of ``weight`` (num_embeddings, embedding_dim) is the vector of index i.
+
+    Starts as N(0, 1); the ``padding_idx`` row starts at zero and gets no gradient.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, device=None, dtype=None):
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"Embedding: padding_idx must be within [-{num_embeddings}, {num_embeddings - 1}], "
+                    f"got {padding_idx}"
+                )
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.weight = empty_parameter((num_embeddings, embedding_dim), device, dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx)
+
+    def extra_repr(self):
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+class Dropout(Module):
+    """In training, zero each element with probability p and scale the rest by 1 / (1 - p);
+    in eval mode, the identity."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: probability has to be between 0 and 1, got {p}")
+        self.p = p
+
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Flatten(Module):
+    """Merge dims ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input):
+        return F.flatten(input, self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. to remove a layer from a model)."""
+
+    def forward(self, input):
+        return input

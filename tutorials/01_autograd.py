@@ -1,0 +1,540 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Reverse-mode autograd, one step at a time
+#
+# Training a network means asking: *if I nudge this weight, how does the loss change?*
+# That is the derivative of the loss with respect to every parameter. Reverse-mode automatic
+# differentiation (backpropagation) gets all of them in one backward sweep:
+#
+# 1. **Forward**: every operation computes its output *and* leaves a record, a *node*, saying
+#    which function ran and where its inputs came from. The nodes form a graph.
+# 2. **Backward**: starting from the loss with gradient 1, each node receives the gradient of
+#    the loss with respect to its output and, using only its *local* derivatives, turns it
+#    into gradients with respect to its inputs (the chain rule). They flow along the edges
+#    until they reach the *leaves*, the tensors you created with `requires_grad=True`.
+#
+# In this tutorial we build a tiny graph by hand, look at its nodes, walk backward through it
+# node by node, and check the result twice: against `loss.backward()` and against numerical
+# derivatives. Then: gradient accumulation, `no_grad`, `detach`, broadcasting, and exercises.
+#
+# Run it from the repository root as a script (`python tutorials/01_autograd.py`, with minidl
+# installed by `pip install -e .` or found through `PYTHONPATH=.`), or open it as a notebook
+# with Jupytext.
+
+# %%
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # draw to files only, no window
+import matplotlib.pyplot as plt
+import numpy as np
+
+import minidl as md
+from minidl.autograd import Function, iter_backward
+from minidl.testing import GradcheckError, gradcheck
+
+FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
+FIGURES.mkdir(parents=True, exist_ok=True)
+
+# Numerical derivatives need float64: in float32 the rounding error of (f(v+eps) - f(v-eps))
+# would swamp the difference we are trying to measure.
+md.set_default_dtype(md.float64)
+
+
+def heading(title):
+    """Mark the start of a section in the printed output."""
+    print(f"\n=== {title} ===")
+
+# %% [markdown]
+# ## 1. A tiny graph
+#
+# One neuron with one input, squashed by `tanh`, and a squared error against a target `t`:
+#
+# $$z = w x + b, \qquad y = \tanh(z), \qquad \text{loss} = (y - t)^2$$
+#
+# `x`, `w` and `b` are leaves that require gradients; the target `t` is a constant.
+
+# %%
+heading("1. A tiny graph")
+x = md.tensor(0.5, requires_grad=True)
+w = md.tensor(2.0, requires_grad=True)
+b = md.tensor(-0.3, requires_grad=True)
+t = md.tensor(0.8)
+
+
+def forward(x, w, b):
+    """z = w x + b,  y = tanh(z),  loss = (y - t)^2; returns all three."""
+    z = w * x + b
+    y = md.tanh(z)
+    loss = (y - t) ** 2
+    return z, y, loss
+
+
+z, y, loss = forward(x, w, b)
+print("z    =", z)
+print("y    =", y)
+print("loss =", loss)
+
+# %% [markdown]
+# Every computed tensor carries `grad_fn`, the node that produced it. A node knows its
+# function and has one *edge* per input: `(node, output_index)` when the input was computed
+# by another node, `(None, leaf)` when it is a leaf that requires grad, and `None` for an
+# input that needs no gradient (like `t`, or the exponent `2`).
+#
+# Starting from `loss.grad_fn` and following the edges, we can print the whole graph.
+
+# %%
+print("loss.grad_fn       =", loss.grad_fn)
+print("loss.grad_fn.edges =", loss.grad_fn.edges)
+
+
+def leaf_names(**leaves):
+    """A lookup from a leaf tensor (by identity) to the name we gave it."""
+    return {id(tensor): name for name, tensor in leaves.items()}
+
+
+def show_graph(node, names, depth=0):
+    """Print the node, then, indented, what each of its inputs is."""
+    print("    " * depth + repr(node))
+    for edge in node.edges:
+        indent = "    " * (depth + 1)
+        if edge is None:
+            print(indent + "constant (needs no gradient)")
+        elif edge[0] is None:
+            print(indent + f"leaf {names[id(edge[1])]}")
+        else:
+            show_graph(edge[0], names, depth + 1)
+
+
+names = leaf_names(x=x, w=w, b=b)
+show_graph(loss.grad_fn, names)
+
+# %% [markdown]
+# Read it from the bottom up and you get the forward computation: `Mul(w, x)`, then `Add`
+# with `b`, `Tanh`, `Sub` of the constant `t`, and `Pow` with the constant `2`.
+#
+# ## 2. Walking backward, node by node
+#
+# `md.autograd.iter_backward(loss)` performs exactly what `loss.backward()` does, but pauses
+# after each node and hands us a `BackwardStep`:
+#
+# - `inputs`: the shapes of the node's inputs (`()` is a scalar);
+# - `grad in`: the gradient of the loss with respect to the node's output, $\partial L/\partial\,\text{out}$;
+# - `grad out`: what the node sends to each input, $\partial L/\partial\,\text{in}_i =
+#   \partial L/\partial\,\text{out} \cdot \partial\,\text{out}/\partial\,\text{in}_i$ (the chain rule).
+#
+# The node only needs its **local** derivative $\partial\,\text{out}/\partial\,\text{in}_i$; the rest
+# of the graph is summarized by the single number it receives. We also print where each
+# gradient is sent.
+
+# %%
+def where_to(edge, names):
+    """Where a gradient travels along an edge: to a node, into a leaf's .grad, or nowhere."""
+    if edge is None:
+        return "nowhere (input needs no gradient)"
+    node, target = edge
+    return f"{names[id(target)]}.grad" if node is None else repr(node)
+
+
+def show_step(step, names):
+    print(step)
+    print("  sent to : " + ", ".join(where_to(edge, names) for edge in step.node.edges))
+
+
+heading("2. Walking backward, node by node")
+steps = iter_backward(loss)
+
+# %% [markdown]
+# **Pow**: $L = u^2$ with $u = y - t$. The walk starts with $\partial L/\partial L = 1$.
+# The local derivative is $\partial L/\partial u = 2u$, so the node sends $1 \cdot 2(y - t)$ to `Sub`.
+
+# %%
+show_step(next(steps), names)
+print(f"check: 2 (y - t) = {2 * (y.item() - t.item()):.4f}")
+
+# %% [markdown]
+# **Sub**: $u = y - t$, so $\partial u/\partial y = 1$ and $\partial u/\partial t = -1$. The
+# incoming gradient passes through to `Tanh` unchanged. A gradient for `t` is computed too
+# (`Sub.backward` does not know who needs it), but the edge for `t` is `None`, so it is dropped.
+
+# %%
+show_step(next(steps), names)
+
+# %% [markdown]
+# **Tanh**: $y = \tanh(z)$, with $\partial y/\partial z = 1 - \tanh^2(z) = 1 - y^2$.
+# That is why `Tanh` saves its *output* during forward: the backward needs nothing else.
+
+# %%
+show_step(next(steps), names)
+print(f"check: grad in * (1 - y^2) = {2 * (y.item() - t.item()) * (1 - y.item() ** 2):.4f}")
+
+# %% [markdown]
+# **Add**: $z = m + b$ with $m = w x$. Both local derivatives are 1: addition copies the
+# gradient to both inputs. The copy for `b` lands in `b.grad`, since `b` is a leaf.
+
+# %%
+show_step(next(steps), names)
+print("b.grad so far:", b.grad)
+
+# %% [markdown]
+# **Mul**: $m = w x$, so $\partial m/\partial w = x$ and $\partial m/\partial x = w$. Each
+# input receives the incoming gradient times *the other* input, which is why `Mul` saves both
+# inputs during forward.
+
+# %%
+show_step(next(steps), names)
+assert next(steps, None) is None  # every node has been visited: the walk is over
+print("x.grad =", x.grad, "  w.grad =", w.grad, "  b.grad =", b.grad)
+
+# %% [markdown]
+# Multiplying the local derivatives along the path from the loss to `w` gives the whole chain rule:
+#
+# $$\frac{\partial L}{\partial w} = \underbrace{2(y - t)}_{\text{Pow}}
+#   \cdot \underbrace{1}_{\text{Sub}} \cdot \underbrace{(1 - y^2)}_{\text{Tanh}}
+#   \cdot \underbrace{1}_{\text{Add}} \cdot \underbrace{x}_{\text{Mul}}$$
+
+# %%
+by_hand = 2 * (y.item() - t.item()) * (1 - y.item() ** 2) * x.item()
+print(f"dL/dw by hand: {by_hand:.6f}   autograd: {w.grad.item():.6f}")
+
+# %% [markdown]
+# ## 3. Two independent checks
+#
+# **`loss.backward()`** runs the same walk without pausing. A graph is used up by one backward
+# pass (its saved arrays are freed), so we build a fresh one on fresh leaves.
+
+# %%
+heading("3. Two independent checks")
+x2, w2, b2 = (leaf.detach().requires_grad_() for leaf in (x, w, b))
+forward(x2, w2, b2)[-1].backward()
+for name, walked, direct in [("x", x, x2), ("w", w, w2), ("b", b, b2)]:
+    print(f"{name}: iter_backward {walked.grad.item():+.8f}   backward() {direct.grad.item():+.8f}")
+
+# %% [markdown]
+# **Central differences** need no autograd at all: nudge one input by a small $\varepsilon$
+# both ways and measure the slope,
+#
+# $$\frac{\partial L}{\partial v} \approx \frac{L(v + \varepsilon) - L(v - \varepsilon)}{2\varepsilon}.$$
+#
+# The error of this estimate shrinks like $\varepsilon^2$, until floating-point rounding takes over.
+
+# %%
+def loss_value(x, w, b):
+    """The loss as a plain number, for plain numbers x, w, b (no graph is recorded)."""
+    with md.no_grad():
+        return forward(md.tensor(x), md.tensor(w), md.tensor(b))[-1].item()
+
+
+def central_difference(f, values, eps=1e-6):
+    """dF/dv for each named input v: (f(v + eps) - f(v - eps)) / (2 eps), the others fixed."""
+    slopes = {}
+    for name, value in values.items():
+        plus = f(**{**values, name: value + eps})
+        minus = f(**{**values, name: value - eps})
+        slopes[name] = (plus - minus) / (2 * eps)
+    return slopes
+
+
+numeric = central_difference(loss_value, {"x": x.item(), "w": w.item(), "b": b.item()})
+for name, leaf in [("x", x), ("w", w), ("b", b)]:
+    difference = abs(leaf.grad.item() - numeric[name])
+    print(f"{name}: autograd {leaf.grad.item():+.8f}   numeric {numeric[name]:+.8f}   differ by {difference:.0e}")
+
+# %% [markdown]
+# `minidl.testing.gradcheck(fn, inputs)` automates this for tensors of any shape: it compares
+# every element of every input's gradient with a central difference and raises
+# `GradcheckError` naming the first element that disagrees.
+
+# %%
+print("gradcheck passed:", gradcheck(lambda x, w, b: forward(x, w, b)[-1], [x, w, b]))
+
+# %% [markdown]
+# And it does catch mistakes. Here is a `Function` whose backward forgot the square in
+# $1 - y^2$. A `Function` works on raw NumPy arrays: `forward(ctx, a)` computes the output and
+# saves what backward needs, `backward(ctx, grad)` returns one gradient per input.
+
+# %%
+class BuggyTanh(Function):
+    """out = tanh(a);  da = g * (1 - out)   <- wrong, should be g * (1 - out^2)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad * (1 - out)
+
+
+try:
+    gradcheck(BuggyTanh.apply, [md.tensor([0.3, -1.2], requires_grad=True)])
+except GradcheckError as error:
+    print("caught:", error)
+
+# %% [markdown]
+# ## 4. Gradients add up: the diamond
+#
+# When a value is used twice, the loss depends on it through two paths, and the total
+# derivative is the **sum** over the paths. Take
+#
+# $$x = a + b, \qquad y = x \cdot a .$$
+#
+# `a` feeds both `Add` and `Mul`. Directly, $\partial y/\partial a = x$; through `x`,
+# $\partial y/\partial x \cdot \partial x/\partial a = a$. In total $\partial y/\partial a = x + a = 2a + b$,
+# while $\partial y/\partial b = a$. Watch `a.grad` grow as the two contributions arrive.
+
+# %%
+heading("4. Gradients add up: the diamond")
+a = md.tensor(3.0, requires_grad=True)
+b = md.tensor(4.0, requires_grad=True)
+x = a + b
+y = x * a
+names = leaf_names(a=a, b=b)
+show_graph(y.grad_fn, names)
+for step in iter_backward(y):
+    show_step(step, names)
+    print("  a.grad is now", a.grad)
+print("a.grad =", a.grad, " b.grad =", b.grad, "  (expected 2a + b = 10 and a = 3)")
+
+# %% [markdown]
+# The same happens to an intermediate node used twice, as in $y = x \cdot x$: the engine
+# counts how many consumers each node has and waits until all of them have sent their
+# gradient. The node then runs once, on the sum: below, `Add` receives $x + x = 2x = 14$.
+
+# %%
+print("\ny = x * x:")
+x = a + b
+y = x * x
+for step in iter_backward(y):
+    show_step(step, names)
+
+# %% [markdown]
+# Leaves keep accumulating across backward passes too: `.grad` is *added to*, never
+# overwritten. That is why training loops zero the gradients before each step.
+# (`retain_graph=True` keeps the saved arrays so that the graph can be walked a second time.)
+
+# %%
+print("\ny = a * a, backward twice:")
+a.grad = None
+y = a * a
+y.backward(retain_graph=True)
+print("after one backward :", a.grad, "  (dy/da = 2a = 6)")
+y.backward()
+print("after two backwards:", a.grad, " (6 + 6)")
+
+# %% [markdown]
+# ## 5. Switching the graph off: `no_grad` and `detach`
+#
+# Recording costs memory (saved arrays) and time. Inside `with md.no_grad():` operations
+# record nothing: the results have no `grad_fn`. Use it for evaluation and for updating
+# parameters (`p.data -= lr * p.grad.data` must not itself become part of the graph).
+
+# %%
+heading("5. no_grad and detach")
+w = md.tensor(2.0, requires_grad=True)
+with md.no_grad():
+    frozen = w * 3
+tracked = w * 3
+print("inside no_grad :", frozen, "  requires_grad =", frozen.requires_grad)
+print("outside        :", tracked)
+
+# %% [markdown]
+# `tensor.detach()` returns a new leaf that shares the data but is cut off from the graph:
+# gradients stop there. Below, $y = \text{detach}(w^2) \cdot w$: only the right-hand factor
+# passes a gradient back, so `w.grad` is $w^2 = 4$ instead of $3w^2 = 12$.
+
+# %%
+y = (w * w).detach() * w
+y.backward()
+print("w.grad =", w.grad, " (w^2; without detach it would be 3 w^2 = 12)")
+
+# %% [markdown]
+# ## 6. Broadcasting: gradients are summed back
+#
+# NumPy broadcasting silently reuses an input along new or size-1 axes. Adding a bias of
+# shape `(3,)` to a batch of shape `(4, 3)` uses each bias element 4 times, once per row,
+# so, by the diamond rule, its gradient is the **sum** of the 4 row gradients.
+#
+# A node's backward may return gradients in the broadcast shape `(4, 3)`; the engine then
+# calls `md.autograd.sum_to_shape` to sum them back to each input's shape.
+
+# %%
+heading("6. Broadcasting")
+batch = md.tensor(np.arange(12.0).reshape(4, 3))
+weight = md.tensor([1.0, -1.0, 0.5], requires_grad=True)
+bias = md.tensor([0.0, 0.0, 0.0], requires_grad=True)
+out = (batch * weight + bias).sum()
+for step in iter_backward(out):
+    pairs = [f"input {shape} <- gradient {g.shape}" for shape, g in zip(step.input_shapes, step.grad_inputs)]
+    print(f"{step.op}Backward: " + ", ".join(pairs))
+print("weight.grad =", weight.grad, "= column sums of batch:", batch.numpy().sum(axis=0))
+print("bias.grad   =", bias.grad, "= 4 rows, each contributing 1")
+
+# %% [markdown]
+# ## 7. A picture: autograd draws derivatives
+#
+# Since $\partial/\partial x_i \sum_j \tanh(x_j) = \tanh'(x_i)$, one backward through a sum gives
+# the derivative at every point at once.
+
+# %%
+heading("7. A picture")
+grid = md.tensor(np.linspace(-4, 4, 201), requires_grad=True)
+curve = md.tanh(grid)
+curve.sum().backward()
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.plot(grid.numpy(), curve.numpy(), label="tanh(x)")
+ax.plot(grid.numpy(), grid.grad.numpy(), label="d/dx tanh(x) from backward()")
+ax.plot(grid.numpy()[::10], 1 - curve.numpy()[::10] ** 2, "k.", label="1 - tanh(x)² (formula)")
+ax.set_xlabel("x")
+ax.legend()
+ax.grid(alpha=0.3)
+fig.tight_layout()
+figure_path = FIGURES / "01_tanh_derivative.png"
+fig.savefig(figure_path, dpi=100)
+plt.close(fig)
+print("saved", figure_path)
+
+# %% [markdown]
+# ## 8. Exercises
+#
+# Each exercise ends with a check cell; it says "not done yet" until you fill in the code.
+# Solutions are at the very end; try first!
+#
+# **Exercise 1, a new op.** $\text{softplus}(a) = \log(1 + e^a)$ is a smooth ReLU. Write its
+# backward: the derivative is $\sigma(a) = 1 / (1 + e^{-a})$. (Forward uses
+# `np.logaddexp(0, a)`, a stable $\log(e^0 + e^a)$.)
+
+# %%
+heading("8. Exercises")
+
+
+class Softplus(Function):
+    """out = log(1 + e^a);  da = g * sigmoid(a)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.logaddexp(0, a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("exercise 1: return the gradient for a")
+
+
+def check_softplus(softplus):
+    """Gradcheck ``softplus.apply`` on a few points, including large ones where e^a overflows."""
+    try:
+        gradcheck(softplus.apply, [md.tensor([-30.0, -1.0, 0.0, 2.0, 800.0], requires_grad=True)])
+    except NotImplementedError:
+        print("exercise 1: not done yet")
+    else:
+        print("exercise 1: correct!")
+
+
+check_softplus(Softplus)
+
+# %% [markdown]
+# **Exercise 2, predict before you run.** For $u = a b$ and $y = u + u a$ with $a = 2, b = 5$,
+# work out $\partial y/\partial a$ and $\partial y/\partial b$ on paper (count the paths!) and
+# write them below.
+
+# %%
+prediction = {"a": None, "b": None}  # exercise 2: replace None by your numbers
+
+
+def check_prediction(prediction):
+    """Compare the predicted gradients with what backward computes."""
+    if None in prediction.values():
+        print("exercise 2: not done yet")
+        return
+    a = md.tensor(2.0, requires_grad=True)
+    b = md.tensor(5.0, requires_grad=True)
+    u = a * b
+    (u + u * a).backward()
+    for name, leaf in [("a", a), ("b", b)]:
+        guess, actual = prediction[name], leaf.grad.item()
+        assert math.isclose(guess, actual), f"dy/d{name}: you predicted {guess}, backward says {actual}"
+    print("exercise 2: correct!")
+
+
+check_prediction(prediction)
+
+# %% [markdown]
+# **Exercise 3, undo broadcasting.** Write `sum_to_shape(grad, shape)`: sum a gradient of the
+# broadcast shape back to an input's `shape`. Remember the two things broadcasting does: it
+# adds leading axes, and it stretches axes of size 1.
+
+# %%
+def my_sum_to_shape(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting added or stretched, to get ``shape``."""
+    raise NotImplementedError("exercise 3")
+
+
+def check_sum_to_shape(sum_to_shape):
+    """Compare with the engine's version on a few broadcasting patterns."""
+    grad = np.arange(24.0).reshape(2, 3, 4)
+    try:
+        for shape in [(2, 3, 4), (4,), (3, 1), (1, 1, 4), (2, 1, 1), ()]:
+            expected = md.autograd.sum_to_shape(grad, shape)
+            np.testing.assert_allclose(sum_to_shape(grad, shape), expected, err_msg=f"to shape {shape}")
+    except NotImplementedError:
+        print("exercise 3: not done yet")
+    else:
+        print("exercise 3: correct!")
+
+
+check_sum_to_shape(my_sum_to_shape)
+
+# %% [markdown]
+# ## 9. Solutions
+#
+# **1.** The chain rule gives `grad * sigmoid(a)`; computing the sigmoid as `exp(-logaddexp(0, -a))`
+# keeps it finite for large $|a|$.
+
+# %%
+heading("9. Solutions")
+
+
+class SoftplusSolution(Softplus):
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return grad * np.exp(-np.logaddexp(0, -a))
+
+
+check_softplus(SoftplusSolution)
+
+# %% [markdown]
+# **2.** $y = ab + a^2 b$. Path by path: $\partial y/\partial a = b + 2ab = 5 + 20 = 25$, and
+# $\partial y/\partial b = a + a^2 = 2 + 4 = 6$.
+
+# %%
+check_prediction({"a": 25.0, "b": 6.0})
+
+# %% [markdown]
+# **3.** Sum away the leading axes, then the stretched ones (keeping them as size 1).
+
+# %%
+def sum_to_shape_solution(grad, shape):
+    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1)
+    return grad.sum(axis=stretched, keepdims=True)
+
+
+check_sum_to_shape(sum_to_shape_solution)
