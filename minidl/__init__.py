@@ -10,6 +10,7 @@ import numpy as _np
 from minidl import functional
 from minidl.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from minidl.backend import cupy_usable, default_dtype, get_default_dtype, manual_seed, set_default_dtype
+from minidl.config import config
 from minidl.creation import arange, full, full_like, ones, ones_like, rand, randn, zeros, zeros_like
 from minidl.functional import (
     abs,

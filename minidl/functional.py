@@ -5,6 +5,7 @@ The ops themselves live in ``minidl/ops/``, one file per family; this module onl
 from minidl.ops.activation import gelu, leaky_relu, log_softmax, prelu, relu, sigmoid, softmax, tanh
 from minidl.ops.arithmetic import abs, add, clamp, div, eq, exp, ge, gt, le, log, lt, mul, ne, neg, pow, sqrt, sub, where
 from minidl.ops.conversion import cast, to_device
+from minidl.ops.conv import conv2d
 from minidl.ops.dropout import dropout
 from minidl.ops.embedding import embedding
 from minidl.ops.linalg import linear, matmul
@@ -17,6 +18,7 @@ from minidl.ops.loss import (
     mse_loss,
     nll_loss,
 )
+from minidl.ops.pool import avg_pool2d, max_pool2d
 from minidl.ops.reduction import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from minidl.ops.shape import (
     cat,

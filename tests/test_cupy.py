@@ -45,3 +45,21 @@ def test_moving_between_devices_is_differentiable():
     y = (x.to("cuda") * 3).to("cpu").sum()
     y.backward()
     assert x.grad.device == "cpu" and x.grad.tolist() == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
+def test_convolution_and_pooling_on_cuda_match_cpu(algorithm):
+    import minidl.functional as F
+
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((6, 2, 3, 3)), rng.standard_normal(6)]
+
+    def network(x, w, b):
+        y = F.conv2d(x, w, b, stride=(1, 2), padding=1, dilation=(2, 1), groups=2)
+        return F.max_pool2d(y, 2, ceil_mode=True) + F.avg_pool2d(y, 2, ceil_mode=True)
+
+    with md.config.override(conv_algorithm=algorithm):
+        cpu_out, cpu_grads = _run(network, inputs, "cpu")
+        gpu_out, gpu_grads = _run(network, inputs, "cuda")
+    for mine, expected in zip(gpu_out + gpu_grads, cpu_out + cpu_grads):
+        assert_close(mine, expected, 1e-10, 1e-10, "conv/pool on cuda")

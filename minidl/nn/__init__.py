@@ -1,6 +1,7 @@
 """``md.nn``: modules, layers, losses and initialisation, with PyTorch's names and semantics."""
 from minidl.nn import functional, init
 from minidl.nn.activations import GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Tanh
+from minidl.nn.conv import Conv2d
 from minidl.nn.containers import ModuleList, Sequential
 from minidl.nn.layers import Dropout, Embedding, Flatten, Identity, Linear
 from minidl.nn.losses import (
@@ -13,3 +14,4 @@ from minidl.nn.losses import (
     NLLLoss,
 )
 from minidl.nn.module import Module, Parameter, StateDictError
+from minidl.nn.pooling import AvgPool2d, MaxPool2d

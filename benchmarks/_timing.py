@@ -1,0 +1,85 @@
+"""Timing helpers shared by the benchmarks: every number is a ratio against PyTorch CPU measured
+in the same run, after warm-up, as the median of repeats.
+
+    rows = [compare("conv fwd", run_minidl, run_torch)]
+    print_table("conv2d", rows)
+    write_json(rows, "benchmarks/results/conv.json")
+"""
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+
+def median_seconds(fn, repeats=20, warmup=3):
+    """Median wall time of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def compare(case, ours, theirs, repeats=20, warmup=3, **extra):
+    """One table row: median times of minidl's ``ours()`` and torch's ``theirs()`` and their ratio
+    (minidl / torch: below 1 means minidl is faster).  The two are timed alternately in rounds,
+    so a burst of load on the machine hits both."""
+    mine, torch_times = [], []
+    for _ in range(warmup):
+        ours(), theirs()
+    for _ in range(repeats):
+        mine.append(_timed(ours))
+        torch_times.append(_timed(theirs))
+    m, t = statistics.median(mine), statistics.median(torch_times)
+    return {"case": case, "minidl_ms": 1e3 * m, "torch_ms": 1e3 * t, "ratio": m / t, **extra}
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def print_table(title, rows):
+    """Print rows as an aligned table: case, minidl ms, torch ms, ratio, and any extra columns."""
+    extra = [k for k in rows[0] if k not in ("case", "minidl_ms", "torch_ms", "ratio")] if rows else []
+    header = f"{'case':<40} {'minidl ms':>10} {'torch ms':>10} {'ratio':>7}" + "".join(f" {k:>12}" for k in extra)
+    print(f"\n{title}\n{header}\n{'-' * len(header)}")
+    for r in rows:
+        cells = "".join(f" {_cell(r[k]):>12}" for k in extra)
+        print(f"{r['case']:<40} {r['minidl_ms']:>10.3f} {r['torch_ms']:>10.3f} {r['ratio']:>7.2f}{cells}")
+
+
+def _cell(value):
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def machine():
+    """What the numbers were measured on."""
+    import numpy
+    import torch
+
+    return {
+        "date": datetime.date.today().isoformat(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def write_json(path, rows, **extra):
+    """Write ``{"machine": ..., "rows": rows, **extra}`` to ``path`` (folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"machine": machine(), "rows": rows, **extra}, indent=2) + "\n")
+    print(f"\nwrote {path}")

@@ -1,0 +1,17 @@
+"""Numba kernels for convolution and pooling: pure functions on arrays, no autograd, no minidl.
+
+- ``kernels.window``: the per-window arithmetic (which input pixel a kernel tap reads, the max of
+  a pooling window, the divisor of an average), written once as plain Python.
+- ``kernels.cpu``: those helpers compiled with ``@njit``, inside ``@njit(parallel=True)`` loops
+  over NumPy arrays.
+- ``kernels.cuda``: the same helpers compiled as CUDA device functions, inside ``@cuda.jit``
+  kernels launched on CuPy arrays (Numba takes them through ``__cuda_array_interface__``).
+
+Every kernel writes into output arrays that the caller allocates, so the same call works on
+NumPy and CuPy arrays.  Geometry arguments are pairs ``(rows, cols)``: ``out_size``, ``kernel``,
+``stride``, ``padding`` (top, left) and ``dilation``.
+
+Importing this package does not import Numba; ``kernels.cpu`` and ``kernels.cuda`` do, and they
+compile lazily with ``cache=True``.  Numba's cache does not notice edits to ``window.py``: after
+changing it, delete ``kernels/__pycache__``.
+"""

@@ -1,0 +1,229 @@
+"""CPU kernels: Numba-compiled loops over NumPy arrays.
+
+Each kernel fills arrays the caller allocated; ``prange`` spreads the outermost loop over cores,
+and every iteration of it writes its own part of the output, so no two threads write the same
+element.  Shapes: images ``(N, C, H, W)``, ``cols`` ``(C * kh * kw, N * OH * OW)``.
+
+``@kernel`` compiles each function twice, with ``parallel=True`` and serially (where ``prange``
+is a plain ``range``): waking the worker threads costs more than it saves on small arrays, so
+arrays below ``PARALLEL_MIN_SIZE`` elements take the serial version.
+"""
+import types
+
+from numba import njit, prange
+
+from kernels import window
+
+PARALLEL_MIN_SIZE = 1 << 16
+
+_jit = njit(cache=True, inline="always")
+tap = _jit(window.tap)
+window_max = _jit(window.window_max)
+window_sum = _jit(window.window_sum)
+average_divisor = _jit(window.average_divisor)
+conv_at = _jit(window.conv_at)
+
+
+def _renamed(fn, suffix):
+    """A copy of ``fn`` under another name, so Numba's on-disk caches of the two builds differ."""
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    return copy
+
+
+def kernel(fn):
+    """Compile ``fn`` as a parallel and a serial kernel; call the serial one for small arrays."""
+    parallel = njit(parallel=True, cache=True)(fn)
+    serial = njit(cache=True)(_renamed(fn, "_serial"))
+
+    def run(*args):
+        largest = max(a.size for a in args if hasattr(a, "size"))
+        return (parallel if largest >= PARALLEL_MIN_SIZE else serial)(*args)
+
+    run.__name__, run.__qualname__, run.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    run.parallel, run.serial = parallel, serial
+    return run
+
+
+@kernel
+def im2col(x, cols, out_size, kernel, stride, padding, dilation):
+    """cols[(c, i, j), (n, oh, ow)] = x[n, c, tap(oh, i), tap(ow, j)], zero outside the input.
+
+    Row (c, i, j) is ``(c * kh + i) * kw + j``; column (n, oh, ow) is ``(n * OH + oh) * OW + ow``.
+    Then a convolution is one matrix product: weight (O, C*kh*kw) @ cols.
+    """
+    n_batch, channels, height, width = x.shape
+    out_h, out_w = out_size
+    kh, kw = kernel
+    for n in prange(n_batch):
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    for oh in range(out_h):
+                        h = tap(oh, i, stride[0], padding[0], dilation[0])
+                        column = (n * out_h + oh) * out_w
+                        for ow in range(out_w):
+                            w = tap(ow, j, stride[1], padding[1], dilation[1])
+                            inside = 0 <= h < height and 0 <= w < width
+                            cols[row, column + ow] = x[n, c, h, w] if inside else 0
+
+
+@kernel
+def col2im(cols, dx, out_size, kernel, stride, padding, dilation):
+    """The adjoint of im2col: dx[n, c, tap(oh, i), tap(ow, j)] += cols[(c, i, j), (n, oh, ow)].
+
+    ``dx`` must start at zero.  Pixels read by several windows collect several contributions.
+    """
+    n_batch, channels, height, width = dx.shape
+    out_h, out_w = out_size
+    kh, kw = kernel
+    for n in prange(n_batch):
+        for c in range(channels):
+            for i in range(kh):
+                for j in range(kw):
+                    row = (c * kh + i) * kw + j
+                    for oh in range(out_h):
+                        h = tap(oh, i, stride[0], padding[0], dilation[0])
+                        if h < 0 or h >= height:
+                            continue
+                        column = (n * out_h + oh) * out_w
+                        for ow in range(out_w):
+                            w = tap(ow, j, stride[1], padding[1], dilation[1])
+                            if 0 <= w < width:
+                                dx[n, c, h, w] += cols[row, column + ow]
+
+
+@kernel
+def max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
+    """out = the max of each window; argmax = its flat index h * W + w in the input plane."""
+    n_batch, channels, _, _ = x.shape
+    _, _, out_h, out_w = out.shape
+    for plane in prange(n_batch * channels):
+        n, c = plane // channels, plane % channels
+        for oh in range(out_h):
+            top = tap(oh, 0, stride[0], padding[0], 1)
+            for ow in range(out_w):
+                left = tap(ow, 0, stride[1], padding[1], 1)
+                value, index = window_max(x[n, c], top, left, kernel[0], kernel[1], dilation[0], dilation[1])
+                out[n, c, oh, ow] = value
+                argmax[n, c, oh, ow] = index
+
+
+@kernel
+def max_pool_backward(grad_out, argmax, dx):
+    """dx[n, c, argmax] += grad_out: each window's gradient goes to its maximum. ``dx`` starts at 0.
+    A window that lies wholly in the padding has no maximum inside the input and passes nothing."""
+    n_batch, channels, height, width = dx.shape
+    _, _, out_h, out_w = grad_out.shape
+    for plane in prange(n_batch * channels):
+        n, c = plane // channels, plane % channels
+        for oh in range(out_h):
+            for ow in range(out_w):
+                index = argmax[n, c, oh, ow]
+                if index < height * width:
+                    dx[n, c, index // width, index % width] += grad_out[n, c, oh, ow]
+
+
+@kernel
+def avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, divisor_override):
+    """out = sum of each window / average_divisor (PyTorch's rules for padding and ceil_mode)."""
+    n_batch, channels, height, width = x.shape
+    _, _, out_h, out_w = out.shape
+    for plane in prange(n_batch * channels):
+        n, c = plane // channels, plane % channels
+        for oh in range(out_h):
+            top = tap(oh, 0, stride[0], padding[0], 1)
+            for ow in range(out_w):
+                left = tap(ow, 0, stride[1], padding[1], 1)
+                divisor = average_divisor(top, left, kernel[0], kernel[1], height, width,
+                                          padding[0], padding[1], count_include_pad, divisor_override)
+                out[n, c, oh, ow] = window_sum(x[n, c], top, left, kernel[0], kernel[1]) / divisor
+
+
+@kernel
+def avg_pool_backward(grad_out, dx, kernel, stride, padding, count_include_pad, divisor_override):
+    """dx[window] += grad_out / divisor for every in-bounds element of every window. ``dx`` starts at 0."""
+    n_batch, channels, height, width = dx.shape
+    _, _, out_h, out_w = grad_out.shape
+    for plane in prange(n_batch * channels):
+        n, c = plane // channels, plane % channels
+        for oh in range(out_h):
+            top = tap(oh, 0, stride[0], padding[0], 1)
+            for ow in range(out_w):
+                left = tap(ow, 0, stride[1], padding[1], 1)
+                divisor = average_divisor(top, left, kernel[0], kernel[1], height, width,
+                                          padding[0], padding[1], count_include_pad, divisor_override)
+                share = grad_out[n, c, oh, ow] / divisor
+                for h in range(max(top, 0), min(top + kernel[0], height)):
+                    for w in range(max(left, 0), min(left + kernel[1], width)):
+                        dx[n, c, h, w] += share
+
+
+# ----------------------------------------------------------------------------- direct convolution
+# Plain loops over every output, kept beside im2col for teaching and comparison.
+
+
+@kernel
+def conv_forward_direct(x, weight, out, stride, padding, dilation, groups):
+    """out[n, o, oh, ow] = sum_{c in o's group, i, j} x[n, c, tap(oh, i), tap(ow, j)] * weight[o, c, i, j]."""
+    n_batch, out_channels, out_h, out_w = out.shape
+    group_in = weight.shape[1]
+    group_out = out_channels // groups
+    for item in prange(n_batch * out_channels):
+        n, o = item // out_channels, item % out_channels
+        first_channel = (o // group_out) * group_in
+        for oh in range(out_h):
+            top = tap(oh, 0, stride[0], padding[0], 1)
+            for ow in range(out_w):
+                left = tap(ow, 0, stride[1], padding[1], 1)
+                out[n, o, oh, ow] = conv_at(x, weight, n, o, first_channel, top, left, dilation[0], dilation[1])
+
+
+@kernel
+def conv_backward_input_direct(grad_out, weight, dx, stride, padding, dilation, groups):
+    """dx[n, c, tap(oh, i), tap(ow, j)] += grad_out[n, o, oh, ow] * weight[o, c, i, j]. ``dx`` starts at 0."""
+    n_batch, out_channels, out_h, out_w = grad_out.shape
+    _, group_in, kh, kw = weight.shape
+    _, _, height, width = dx.shape
+    group_out = out_channels // groups
+    for n in prange(n_batch):
+        for o in range(out_channels):
+            first_channel = (o // group_out) * group_in
+            for oh in range(out_h):
+                for ow in range(out_w):
+                    g = grad_out[n, o, oh, ow]
+                    for c in range(group_in):
+                        for i in range(kh):
+                            h = tap(oh, i, stride[0], padding[0], dilation[0])
+                            if h < 0 or h >= height:
+                                continue
+                            for j in range(kw):
+                                w = tap(ow, j, stride[1], padding[1], dilation[1])
+                                if 0 <= w < width:
+                                    dx[n, first_channel + c, h, w] += g * weight[o, c, i, j]
+
+
+@kernel
+def conv_backward_weight_direct(grad_out, x, dweight, stride, padding, dilation, groups):
+    """dweight[o, c, i, j] = sum_{n, oh, ow} grad_out[n, o, oh, ow] * x[n, c, tap(oh, i), tap(ow, j)]."""
+    n_batch, out_channels, out_h, out_w = grad_out.shape
+    _, group_in, kh, kw = dweight.shape
+    _, _, height, width = x.shape
+    group_out = out_channels // groups
+    for o in prange(out_channels):
+        first_channel = (o // group_out) * group_in
+        for c in range(group_in):
+            for i in range(kh):
+                for j in range(kw):
+                    total = 0.0
+                    for n in range(n_batch):
+                        for oh in range(out_h):
+                            h = tap(oh, i, stride[0], padding[0], dilation[0])
+                            if h < 0 or h >= height:
+                                continue
+                            for ow in range(out_w):
+                                w = tap(ow, j, stride[1], padding[1], dilation[1])
+                                if 0 <= w < width:
+                                    total += grad_out[n, o, oh, ow] * x[n, first_channel + c, h, w]
+                    dweight[o, c, i, j] = total

@@ -1,0 +1,63 @@
+"""Geometry shared by convolution and pooling: argument checks, output sizes, kernel choice."""
+import collections
+import numbers
+
+from minidl import backend
+from minidl.ops.common import as_floating_tensor
+
+Geometry = collections.namedtuple("Geometry", "out_size kernel stride padding dilation")
+Geometry.__doc__ = """Pairs (rows, cols): output size, kernel size, stride, top/left padding, dilation."""
+
+
+def pair(op, name, value, minimum):
+    """``value`` (an int or two ints) as a pair of ints, each at least ``minimum``."""
+    values = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != 2 or not all(isinstance(v, numbers.Integral) and v >= minimum for v in values):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints >= {minimum}, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def kernel_module(array):
+    """The Numba kernels for ``array``: ``kernels.cuda`` for CuPy arrays, ``kernels.cpu`` otherwise
+    (imported on first use, so ``import minidl`` does not load Numba)."""
+    if backend.is_cupy_array(array):
+        from kernels import cuda
+
+        return cuda
+    from kernels import cpu
+
+    return cpu
+
+
+def image_input(op, input):
+    """The input as a floating 4-D tensor (N, C, H, W); a 3-D (C, H, W) image gets a batch axis.
+    Returns (tensor, was_unbatched)."""
+    x = as_floating_tensor(op, input)
+    if x.ndim == 3:
+        return x.unsqueeze(0), True
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
+    return x, False
+
+
+def conv_output_size(size, kernel, stride, pad_total, dilation):
+    """floor((size + padding - dilation * (kernel - 1) - 1) / stride) + 1."""
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode):
+    """PyTorch's pooling size: like convolution, optionally rounding up (``ceil_mode``), but a
+    window may not start in the right/bottom padding."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def check_output_size(op, x, out_size, geometry_text):
+    if min(out_size) < 1:
+        raise ValueError(
+            f"{op}: the kernel does not fit: input of shape {x.shape} with {geometry_text} "
+            f"gives an output of size {out_size}; use a smaller kernel, more padding or a larger input"
+        )
