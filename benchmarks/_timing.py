@@ -3,7 +3,7 @@ in the same run, after warm-up, as the median of repeats.
 
     rows = [compare("conv fwd", run_minidl, run_torch)]
     print_table("conv2d", rows)
-    write_json(rows, "benchmarks/results/conv.json")
+    write_json("benchmarks/results/conv.json", rows)
 """
 import datetime
 import json

@@ -60,6 +60,6 @@ def __getattr__(name):
     """Load the heavier subpackages on first use, so ``import minidl`` stays fast."""
     import importlib
 
-    if name in ("nn", "testing"):
+    if name in ("nn", "optim", "testing"):
         return importlib.import_module(f"minidl.{name}")
     raise AttributeError(f"module 'minidl' has no attribute {name!r}")

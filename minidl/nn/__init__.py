@@ -15,3 +15,4 @@ from minidl.nn.losses import (
 )
 from minidl.nn.module import Module, Parameter, StateDictError
 from minidl.nn.pooling import AvgPool2d, MaxPool2d
+from minidl.nn import utils
