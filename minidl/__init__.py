@@ -45,6 +45,7 @@ from minidl.functional import (
     var,
     where,
 )
+from minidl.serialization import SerializationError, load, save
 from minidl.tensor import Tensor, tensor
 
 float32 = _np.dtype("float32")
@@ -60,6 +61,6 @@ def __getattr__(name):
     """Load the heavier subpackages on first use, so ``import minidl`` stays fast."""
     import importlib
 
-    if name in ("nn", "optim", "testing"):
+    if name in ("compress", "data", "ensemble", "models", "nn", "optim", "testing", "train", "tune", "viz"):
         return importlib.import_module(f"minidl.{name}")
     raise AttributeError(f"module 'minidl' has no attribute {name!r}")

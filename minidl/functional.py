@@ -37,3 +37,4 @@ from minidl.ops.shape import (
 )
 
 clip = clamp
+from minidl.ops.recurrent import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell, unbind

@@ -15,4 +15,5 @@ from minidl.nn.losses import (
 )
 from minidl.nn.module import Module, Parameter, StateDictError
 from minidl.nn.pooling import AvgPool2d, MaxPool2d
+from minidl.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minidl.nn import utils

@@ -1,0 +1,327 @@
+"""Recurrent cells as fused ops: one Function per time step does the hidden-state matmul, every gate
+nonlinearity and, in backward, all of their derivatives.
+
+A recurrent layer spends its time in a loop over the sequence, so the engine should see one node
+per step, not the dozen small ops the gate equations are made of.  The input's share of the gates
+does not depend on the previous step, so it is computed for the whole sequence by one matmul
+before the loop (``x_proj = x W_ih^T + b_ih``) and split into steps with ``unbind``.  Each step
+Function then takes its slice ``x_proj`` plus the previous state and ``W_hh``, ``b_hh``:
+
+    RNN:   h' = act(x_proj + h W_hh^T + b_hh),  act = tanh or relu
+    LSTM:  [i f g o] = x_proj + h W_hh^T + b_hh        (four blocks of H columns)
+           i, f, o = sigmoid(.),  g = tanh(.)
+           c' = f * c + i * g,   h' = o * tanh(c')
+    GRU:   [x_r x_z x_n] = x_proj,  [h_r h_z h_n] = h W_hh^T + b_hh
+           r = sigmoid(x_r + h_r),  z = sigmoid(x_z + h_z),  n = tanh(x_n + r * h_n)
+           h' = (1 - z) * n + z * h
+
+Weights have PyTorch's layout: ``W_hh`` is (gates * H, H), gate blocks stacked in the order above.
+``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell`` and ``rnn_relu_cell`` are the one-step functions with
+``torch.lstm_cell``'s arguments (they do the input projection themselves).  The ``*_reference``
+functions at the end compute the same steps from small differentiable ops, line by line as above:
+slower, but the plain statement of what the fused Functions must agree with.
+"""
+import numpy as np
+
+from minidl import backend
+from minidl.autograd import Function
+from minidl.ops.activation import relu, sigmoid, tanh
+from minidl.ops.common import normalize_dim
+from minidl.ops.linalg import linear
+from minidl.ops.shape import _check_tensor
+
+
+def sigmoid_(a):
+    """a <- 1 / (1 + e^-a), in place.  (e^-a overflows to inf for a < -88 in float32; the result,
+    0, is still right, so NumPy's warning is silenced.  CuPy does not warn.)"""
+    xp = backend.get_array_module(a)
+    with np.errstate(over="ignore"):
+        xp.exp(xp.negative(a, out=a), out=a)
+    a += 1
+    return xp.reciprocal(a, out=a)
+
+
+def _blocks(gates, count):
+    """The ``count`` gate blocks of (batch, count * H) ``gates``, as views."""
+    size = gates.shape[1] // count
+    return tuple(gates[:, k * size : (k + 1) * size] for k in range(count))
+
+
+def _hidden_gates(h, w_hh, b_hh):
+    """h W_hh^T + b_hh: the previous state's share of every gate, (batch, gates * H)."""
+    out = h @ w_hh.T
+    if b_hh is not None:
+        out += b_hh
+    return out
+
+
+def _hidden_grads(ctx, d_gates, h, w_hh):
+    """The gradients that reach h, W_hh and b_hh from d_gates = dL/d(h W_hh^T + b_hh):
+    dh = d_gates W_hh,  dW_hh = d_gates^T h,  db_hh = d_gates summed over the batch.
+
+    Every step Function has h as input 1, W_hh after the state(s) and b_hh, if any, last."""
+    needs = ctx.needs_input_grad
+    grad_h = d_gates @ w_hh if needs[1] else None
+    grad_w = d_gates.T @ h if needs[ctx.w_hh_index] else None
+    grad_b = (d_gates.sum(axis=0),) if len(needs) > ctx.w_hh_index + 1 else ()
+    return (grad_h, grad_w) + grad_b
+
+
+class Unbind(Function):
+    """out_t = a[..., t, ...] for every t along ``axis`` (views, one output each);
+    da = the g_t stacked along ``axis``."""
+
+    @staticmethod
+    def forward(ctx, a, axis=0):
+        ctx.axis = axis
+        return tuple(backend.get_array_module(a).moveaxis(a, axis, 0))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return backend.get_array_module(grads[0]).stack(grads, axis=ctx.axis)
+
+
+class Stack(Function):
+    """out = the arrays stacked along a new axis 0 (the inverse of Unbind);  each input gets g[t]."""
+
+    @staticmethod
+    def forward(ctx, *arrays):
+        return backend.get_array_module(arrays[0]).stack(arrays)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(grad)
+
+
+class RNNStep(Function):
+    """h' = act(x_proj + h W_hh^T + b_hh);  with s = act'(pre-activation) = 1 - h'^2 for tanh,
+    [h' > 0] for relu:  d_pre = g * s,  dx_proj = d_pre,  dh = d_pre W_hh,  dW_hh = d_pre^T h."""
+
+    @staticmethod
+    def forward(ctx, x_proj, h, w_hh, b_hh=None, nonlinearity="tanh"):
+        xp = backend.get_array_module(h)
+        pre = _hidden_gates(h, w_hh, b_hh)
+        pre += x_proj
+        h_new = xp.tanh(pre, out=pre) if nonlinearity == "tanh" else xp.maximum(pre, 0, out=pre)
+        ctx.save_for_backward(h, w_hh, h_new)
+        ctx.nonlinearity, ctx.w_hh_index = nonlinearity, 2
+        return h_new
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, w_hh, h_new = ctx.saved
+        d_pre = grad * (1 - h_new * h_new) if ctx.nonlinearity == "tanh" else grad * (h_new > 0)
+        return (d_pre,) + _hidden_grads(ctx, d_pre, h, w_hh)
+
+
+class LSTMStep(Function):
+    """One LSTM step (gate order i, f, g, o); see the module docstring for the equations.
+
+    Backward, with tc = tanh(c') and g_h, g_c the gradients of h' and c':
+        dc' = g_c + g_h * o * (1 - tc^2),   do = g_h * tc
+        di = dc' * g,  df = dc' * c,  dg = dc' * i,  dc = dc' * f
+        d_gates = [di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)]   (through sigmoid and tanh)
+        dx_proj = d_gates,  dh = d_gates W_hh,  dW_hh = d_gates^T h,  db_hh = sum_batch d_gates
+    """
+
+    @staticmethod
+    def forward(ctx, x_proj, h, c, w_hh, b_hh=None):
+        xp = backend.get_array_module(h)
+        gates = _hidden_gates(h, w_hh, b_hh)
+        gates += x_proj
+        i, f, g, o = _blocks(gates, 4)
+        g *= 2  # tanh(g) = 2 sigmoid(2g) - 1, so one sigmoid call serves all four blocks
+        sigmoid_(gates)
+        g *= 2
+        g -= 1
+        c_new = f * c
+        c_new += i * g
+        tanh_c = xp.tanh(c_new)
+        h_new = o * tanh_c
+        ctx.save_for_backward(gates, c, tanh_c, h, w_hh)
+        ctx.w_hh_index = 3
+        return h_new, c_new
+
+    @staticmethod
+    def backward(ctx, grad_h, grad_c):
+        gates, c, tanh_c, h, w_hh = ctx.saved
+        xp = backend.get_array_module(gates)
+        i, f, g, o = _blocks(gates, 4)
+        d_c_new = tanh_c * tanh_c
+        xp.subtract(1, d_c_new, out=d_c_new)
+        d_c_new *= o
+        d_c_new *= grad_h
+        d_c_new += grad_c
+        d_gates = xp.empty_like(gates)  # first the gradients of the activated gates ...
+        d_i, d_f, d_g, d_o = _blocks(d_gates, 4)
+        xp.multiply(d_c_new, g, out=d_i)
+        xp.multiply(d_c_new, c, out=d_f)
+        xp.multiply(d_c_new, i, out=d_g)
+        xp.multiply(grad_h, tanh_c, out=d_o)
+        slopes = 1 - gates  # ... then through the activations: s (1 - s) for sigmoid, 1 - g^2 for tanh
+        slopes *= gates
+        slope_g = _blocks(slopes, 4)[2]
+        xp.subtract(1, xp.multiply(g, g, out=slope_g), out=slope_g)
+        d_gates *= slopes
+        grad_c_prev = d_c_new * f if ctx.needs_input_grad[2] else None
+        grads = _hidden_grads(ctx, d_gates, h, w_hh)
+        return (d_gates, grads[0], grad_c_prev) + grads[1:]
+
+
+class GRUStep(Function):
+    """One GRU step (gate order r, z, n); see the module docstring for the equations.
+
+    Backward, with g the gradient of h':
+        dn_pre = g (1 - z)(1 - n^2)           (n_pre = x_n + r * h_n)
+        dr_pre = dn_pre * h_n * r(1-r),   dz_pre = g (h - n) * z(1-z)
+        dx_proj = [dr_pre, dz_pre, dn_pre],   d_hidden = [dr_pre, dz_pre, dn_pre * r]
+        dh = g z + d_hidden W_hh,  dW_hh = d_hidden^T h,  db_hh = sum_batch d_hidden
+    """
+
+    @staticmethod
+    def forward(ctx, x_proj, h, w_hh, b_hh=None):
+        xp = backend.get_array_module(h)
+        size = h.shape[-1]
+        hidden = _hidden_gates(h, w_hh, b_hh)
+        rz = sigmoid_(x_proj[:, : 2 * size] + hidden[:, : 2 * size])
+        r, z = _blocks(rz, 2)
+        hidden_n = hidden[:, 2 * size :]
+        n = r * hidden_n
+        n += x_proj[:, 2 * size :]
+        xp.tanh(n, out=n)
+        h_new = h - n
+        h_new *= z
+        h_new += n
+        ctx.save_for_backward(rz, n, hidden_n, h, w_hh)
+        ctx.w_hh_index = 2
+        return h_new
+
+    @staticmethod
+    def backward(ctx, grad):
+        rz, n, hidden_n, h, w_hh = ctx.saved
+        xp = backend.get_array_module(rz)
+        r, z = _blocks(rz, 2)
+        one_minus_z = 1 - z
+        d_x = xp.empty((h.shape[0], 3 * h.shape[1]), dtype=rz.dtype)
+        d_r, d_z, d_n = _blocks(d_x, 3)
+        xp.multiply(n, n, out=d_n)  # dn_pre = g (1 - z)(1 - n^2)
+        xp.subtract(1, d_n, out=d_n)
+        d_n *= grad
+        d_n *= one_minus_z
+        xp.subtract(h, n, out=d_z)  # dz_pre = g (h - n) z (1 - z)
+        d_z *= grad
+        d_z *= z
+        d_z *= one_minus_z
+        xp.multiply(d_n, hidden_n, out=d_r)  # dr_pre = dn_pre h_n r (1 - r)
+        d_r *= r
+        d_r *= 1 - r
+        d_hidden = d_x.copy()
+        d_hidden[:, 2 * h.shape[1] :] *= r
+        grad_h, *grads = _hidden_grads(ctx, d_hidden, h, w_hh)
+        if grad_h is not None:
+            grad_h += grad * z
+        return (d_x, grad_h, *grads)
+
+
+# ----------------------------------------------------------------------------- functions
+def unbind(input, dim=0):
+    """The slices of ``input`` along ``dim``, as a tuple of tensors (one graph node for all)."""
+    _check_tensor("unbind", input)
+    if input.ndim == 0:
+        raise ValueError("unbind: expects a tensor with at least 1 dimension, got a 0-d tensor")
+    return Unbind.apply(input, axis=normalize_dim("unbind", dim, input.ndim))
+
+
+def stack_steps(tensors):
+    """The per-step outputs (batch, features) joined into one (steps, batch, features) tensor, as one
+    graph node (``F.stack`` adds an unsqueeze node per tensor)."""
+    return Stack.apply(*tensors)
+
+
+def rnn_step(x_proj, h, w_hh, b_hh=None, nonlinearity="tanh"):
+    """One RNN step from the precomputed x_proj = x W_ih^T + b_ih: act(x_proj + h W_hh^T + b_hh)."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"rnn_step: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return RNNStep.apply(*_present(x_proj, h, w_hh, b_hh), nonlinearity=nonlinearity)
+
+
+def lstm_step(x_proj, h, c, w_hh, b_hh=None):
+    """One LSTM step from the precomputed x_proj = x W_ih^T + b_ih; returns (h', c')."""
+    return LSTMStep.apply(*_present(x_proj, h, c, w_hh, b_hh))
+
+
+def gru_step(x_proj, h, w_hh, b_hh=None):
+    """One GRU step from the precomputed x_proj = x W_ih^T + b_ih; returns h'."""
+    return GRUStep.apply(*_present(x_proj, h, w_hh, b_hh))
+
+
+def _present(*tensors):
+    """The arguments without a trailing missing bias."""
+    return tensors if tensors[-1] is not None else tensors[:-1]
+
+
+def check_cell_shapes(op, input, states, w_ih, w_hh):
+    """Raise a ValueError naming ``op`` unless input is (batch, input_size) and every state is
+    (batch, hidden_size) for weights W_ih (gates * H, input_size) and W_hh (gates * H, H)."""
+    size = w_hh.shape[1]
+    if input.ndim != 2 or input.shape[1] != w_ih.shape[1]:
+        raise ValueError(f"{op}: expected input of shape (batch, input_size={w_ih.shape[1]}), got {tuple(input.shape)}")
+    for name, state in states.items():
+        if tuple(state.shape) != (input.shape[0], size):
+            raise ValueError(
+                f"{op}: expected {name} of shape (batch={input.shape[0]}, hidden_size={size}), got {tuple(state.shape)}"
+            )
+
+
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh), as ``torch.rnn_tanh_cell``."""
+    check_cell_shapes("rnn_tanh_cell", input, {"hx": hx}, w_ih, w_hh)
+    return rnn_step(linear(input, w_ih, b_ih), hx, w_hh, b_hh, "tanh")
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """h' = relu(x W_ih^T + b_ih + h W_hh^T + b_hh), as ``torch.rnn_relu_cell``."""
+    check_cell_shapes("rnn_relu_cell", input, {"hx": hx}, w_ih, w_hh)
+    return rnn_step(linear(input, w_ih, b_ih), hx, w_hh, b_hh, "relu")
+
+
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step with ``hx = (h, c)``; returns (h', c'), as ``torch.lstm_cell``."""
+    h, c = hx
+    check_cell_shapes("lstm_cell", input, {"h": h, "c": c}, w_ih, w_hh)
+    return lstm_step(linear(input, w_ih, b_ih), h, c, w_hh, b_hh)
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step; returns h', as ``torch.gru_cell``."""
+    check_cell_shapes("gru_cell", input, {"hx": hx}, w_ih, w_hh)
+    return gru_step(linear(input, w_ih, b_ih), hx, w_hh, b_hh)
+
+
+# ----------------------------------------------------------------------------- reference
+def _split(gates, count):
+    """The ``count`` gate blocks of a (batch, count * H) tensor, differentiably."""
+    size = gates.shape[1] // count
+    return [gates[:, k * size : (k + 1) * size] for k in range(count)]
+
+
+def rnn_step_reference(x_proj, h, w_hh, b_hh=None, nonlinearity="tanh"):
+    """``rnn_step`` from small ops."""
+    pre = x_proj + linear(h, w_hh, b_hh)
+    return tanh(pre) if nonlinearity == "tanh" else relu(pre)
+
+
+def lstm_step_reference(x_proj, h, c, w_hh, b_hh=None):
+    """``lstm_step`` from small ops."""
+    i, f, g, o = _split(x_proj + linear(h, w_hh, b_hh), 4)
+    c_new = sigmoid(f) * c + sigmoid(i) * tanh(g)
+    return sigmoid(o) * tanh(c_new), c_new
+
+
+def gru_step_reference(x_proj, h, w_hh, b_hh=None):
+    """``gru_step`` from small ops."""
+    x_r, x_z, x_n = _split(x_proj, 3)
+    h_r, h_z, h_n = _split(linear(h, w_hh, b_hh), 3)
+    r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+    n = tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h
