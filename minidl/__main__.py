@@ -3,32 +3,82 @@ import argparse
 import inspect
 import sys
 
+from minidl.cli_types import non_negative_int, positive_float, positive_int
 from minidl.demo import train_digits_mlp
+from minidl.tune.cli import add_tune_parser
 
 # The demo's defaults live in one place, the signature of train_digits_mlp.
 DEMO_DEFAULTS = {name: p.default for name, p in inspect.signature(train_digits_mlp).parameters.items()}
 
 
-def checked(kind, test, requirement):
-    """An argparse type: parse ``kind`` (int or float) from the text, refusing values that fail ``test``."""
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: ...)" after an option's help, except for a default of None (whose help
+    then says what happens)."""
 
-    def parse(text):
-        value = kind(text)
-        if not test(value):
-            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its "invalid int value" message
-    return parse
-
-
-positive_int = checked(int, lambda value: value > 0, "> 0")
-positive_float = checked(float, lambda value: value > 0, "> 0")
-non_negative_int = checked(int, lambda value: value >= 0, ">= 0")
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def run_demo(args):
     train_digits_mlp(args.epochs, args.lr, args.batch_size, args.hidden, args.seed)
+
+
+def run_train(args):
+    """Run ``python -m minidl train``; bad input ends with one line on stderr and exit code 1
+    (2 for a missing option), never a traceback."""
+    from minidl.data import DataError
+    from minidl.serialization import SerializationError
+    from minidl.train.command import TrainingFailed, train_and_report
+
+    if args.dataset == "mnist" and args.data_dir is None:
+        print("error: --dataset mnist needs --data-dir DIR, the folder of the four MNIST IDX files", file=sys.stderr)
+        return 2
+    options = {name: value for name, value in vars(args).items() if name not in ("run", "quiet")}
+    try:
+        train_and_report(**options, verbose=not args.quiet)
+    except (DataError, SerializationError, TrainingFailed, OSError) as err:
+        print("error: " + " ".join(str(err).split()), file=sys.stderr)
+        return 1
+    return 0
+
+
+def per_choice(defaults, pick):
+    """``"digits 32, mnist 64"``: a default that depends on another option (``pick`` reads it from
+    each choice's settings), for the help text."""
+    return ", ".join(f"{key} {pick(value)}" for key, value in defaults.items())
+
+
+def add_train_command(commands):
+    from minidl.train.command import DATASET_DEFAULTS, OPTIMIZERS
+
+    train = commands.add_parser(
+        "train",
+        help="train the CNN (or an MLP) on digits or MNIST with early stopping; report test accuracy",
+        description="Train Conv(32)-ReLU-MaxPool-Conv(64)-ReLU-MaxPool-Flatten-Linear(10) (or an MLP) on "
+        "scikit-learn's 8x8 digits (default) or MNIST, with a validation split and early stopping on the "
+        "validation loss (best weights restored). Shows a progress bar per epoch, prints the test accuracy "
+        "and the confusion matrix, and saves curves.png, confusion.png and the best checkpoint best.npz "
+        "into --out.",
+        formatter_class=DefaultsHelpFormatter,
+    )
+    add = train.add_argument
+    add("--dataset", choices=list(DATASET_DEFAULTS), default="digits",
+        help="digits: bundled with scikit-learn; mnist: read from --data-dir")
+    add("--data-dir", metavar="DIR", help="folder with the MNIST IDX files (.gz or raw); needed for mnist")
+    add("--model", choices=["cnn", "mlp"], default="cnn", help="the network")
+    add("--optimizer", choices=list(OPTIMIZERS), default="adam", help="the md.optim optimizer")
+    add("--lr", type=positive_float, metavar="LR",
+        help=f"learning rate (default: {per_choice(OPTIMIZERS, lambda choice: choice[1])})")
+    add("--batch-size", type=positive_int, metavar="B",
+        help=f"examples per minibatch (default: {per_choice(DATASET_DEFAULTS, lambda d: d['batch_size'])})")
+    add("--epochs", type=positive_int, metavar="N",
+        help=f"most passes over the training set (default: {per_choice(DATASET_DEFAULTS, lambda d: d['epochs'])})")
+    add("--patience", type=non_negative_int, default=3, metavar="P",
+        help="stop after P epochs without a better validation loss")
+    add("--seed", type=non_negative_int, default=0, metavar="S", help="seeds the initial weights and batch order")
+    add("--out", default="minidl-train", metavar="DIR", help="where the curves, confusion matrix and checkpoint go")
+    add("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(run=run_train)
 
 
 def build_parser():
@@ -51,6 +101,8 @@ def build_parser():
     demo.add_argument("--hidden", type=positive_int, metavar="H", help="width of the hidden layer")
     demo.add_argument("--seed", type=non_negative_int, metavar="S", help="seeds the initial weights and batch order")
     demo.set_defaults(run=run_demo, **{k: v for k, v in DEMO_DEFAULTS.items() if k != "log"})
+    add_train_command(commands)
+    add_tune_parser(commands)
     return parser
 
 
@@ -61,8 +113,7 @@ def main(argv=None):
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return 2
-    args.run(args)
-    return 0
+    return args.run(args) or 0
 
 
 if __name__ == "__main__":
