@@ -28,22 +28,11 @@ def median_seconds(fn, repeats=20, warmup=3):
 
 def compare(case, ours, theirs, repeats=20, warmup=3, **extra):
     """One table row: median times of minidl's ``ours()`` and torch's ``theirs()`` and their ratio
-    (minidl / torch: below 1 means minidl is faster).  The two are timed alternately in rounds,
-    so a burst of load on the machine hits both."""
-    mine, torch_times = [], []
-    for _ in range(warmup):
-        ours(), theirs()
-    for _ in range(repeats):
-        mine.append(_timed(ours))
-        torch_times.append(_timed(theirs))
-    m, t = statistics.median(mine), statistics.median(torch_times)
+    (minidl / torch: below 1 means minidl is faster).  Each is timed in a block of its own, after
+    its own warm-up: interleaving them lets one library's idle-spinning worker threads slow the
+    other down."""
+    m, t = median_seconds(ours, repeats, warmup), median_seconds(theirs, repeats, warmup)
     return {"case": case, "minidl_ms": 1e3 * m, "torch_ms": 1e3 * t, "ratio": m / t, **extra}
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def print_table(title, rows):

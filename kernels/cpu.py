@@ -10,11 +10,17 @@ arrays below ``PARALLEL_MIN_SIZE`` elements take the serial version.
 """
 import types
 
-from numba import njit, prange
+from numba import config, njit, prange
 
 from kernels import window
 
 PARALLEL_MIN_SIZE = 1 << 16
+
+# Numba's "workqueue" threads sleep between kernels; OpenMP's spin for a while, and on a 2-core
+# machine they then fight the BLAS threads of the matrix products that follow (2-3x slower
+# convolutions, measured).  This takes effect unless a parallel Numba function already ran.
+if config.THREADING_LAYER == "default":
+    config.THREADING_LAYER = "workqueue"
 
 _jit = njit(cache=True, inline="always")
 tap = _jit(window.tap)
@@ -99,13 +105,14 @@ def max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
     """out = the max of each window; argmax = its flat index h * W + w in the input plane."""
     n_batch, channels, _, _ = x.shape
     _, _, out_h, out_w = out.shape
-    for plane in prange(n_batch * channels):
-        n, c = plane // channels, plane % channels
+    for item in prange(n_batch * channels):
+        n, c = item // channels, item % channels
+        plane = x[n, c]
         for oh in range(out_h):
             top = tap(oh, 0, stride[0], padding[0], 1)
             for ow in range(out_w):
                 left = tap(ow, 0, stride[1], padding[1], 1)
-                value, index = window_max(x[n, c], top, left, kernel[0], kernel[1], dilation[0], dilation[1])
+                value, index = window_max(plane, top, left, kernel[0], kernel[1], dilation[0], dilation[1])
                 out[n, c, oh, ow] = value
                 argmax[n, c, oh, ow] = index
 
@@ -130,15 +137,16 @@ def avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, divisor
     """out = sum of each window / average_divisor (PyTorch's rules for padding and ceil_mode)."""
     n_batch, channels, height, width = x.shape
     _, _, out_h, out_w = out.shape
-    for plane in prange(n_batch * channels):
-        n, c = plane // channels, plane % channels
+    for item in prange(n_batch * channels):
+        n, c = item // channels, item % channels
+        plane = x[n, c]
         for oh in range(out_h):
             top = tap(oh, 0, stride[0], padding[0], 1)
             for ow in range(out_w):
                 left = tap(ow, 0, stride[1], padding[1], 1)
                 divisor = average_divisor(top, left, kernel[0], kernel[1], height, width,
                                           padding[0], padding[1], count_include_pad, divisor_override)
-                out[n, c, oh, ow] = window_sum(x[n, c], top, left, kernel[0], kernel[1]) / divisor
+                out[n, c, oh, ow] = window_sum(plane, top, left, kernel[0], kernel[1]) / divisor
 
 
 @kernel

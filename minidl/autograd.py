@@ -326,10 +326,12 @@ def iter_backward(tensor, gradient=None, retain_graph=False):
 
 
 def _fill_missing(node, grads):
-    """Outputs that received no gradient (unused outputs of a multi-output op) get zeros."""
+    """Floating outputs that received no gradient (unused outputs of a multi-output op) get
+    zeros; integer outputs (indices) never carry a gradient and get None."""
     xp = backend.get_array_module(next(g for g in grads if g is not None))
     return tuple(
-        xp.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(grads, node.output_meta)
+        xp.zeros(shape, dtype) if g is None and backend.is_floating(dtype) else g
+        for g, (shape, dtype) in zip(grads, node.output_meta)
     )
 
 

@@ -151,7 +151,7 @@ def default_dtype(dtype):
 
 
 def is_floating(dtype):
-    return np.issubdtype(dtype, np.floating)
+    return np.dtype(dtype).kind == "f"
 
 
 def promote_types(*dtypes):

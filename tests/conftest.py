@@ -12,13 +12,19 @@ settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHES
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _torch_threads():
-    """Tiny test tensors run fastest on one thread."""
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(1)
+def _one_thread_for_small_matrices():
+    """Tiny test tensors run fastest on one thread; on a busy machine a second BLAS thread
+    waiting for a core makes small products 5-10x slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        try:
+            import torch
+        except ImportError:
+            yield
+            return
+        torch.set_num_threads(1)
+        yield
 
 
 @pytest.fixture
