@@ -52,7 +52,7 @@ def cupy_usable():
 
 
 def is_cupy_array(array):
-    return type(array).__module__.split(".")[0] == "cupy"
+    return type(array).__module__.startswith("cupy")
 
 
 def get_array_module(array):

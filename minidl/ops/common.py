@@ -64,6 +64,8 @@ def to_tensor(value, dtype, device):
 
 def promote_operands(op, *values):
     """Turn numbers and arrays into Tensors and cast all operands to their result type."""
+    if all(isinstance(v, Tensor) for v in values) and len({v.dtype for v in values}) == 1:
+        return list(values)  # the common case: nothing to convert
     for value in values:
         check_operand(op, value)
     values = [v if isinstance(v, (Tensor, numbers.Number)) else Tensor(v) for v in values]
@@ -76,6 +78,8 @@ def promote_operands(op, *values):
 def elementwise_operands(op, *values):
     """``promote_operands`` plus a check that the shapes broadcast, with a message naming ``op``."""
     tensors = promote_operands(op, *values)
+    if len({t.shape for t in tensors}) == 1:
+        return tensors
     try:
         np.broadcast_shapes(*(t.shape for t in tensors))
     except ValueError:
