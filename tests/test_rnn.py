@@ -366,3 +366,22 @@ def test_repr_shows_non_default_settings():
 def test_bad_input_names_the_layer_and_the_shapes(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lstm_backward_kernel_matches_its_array_module_twin(dtype, monkeypatch):
+    """The Numba kernel (NumPy arrays) and the array-module code (what CuPy arrays run) give the
+    same gradients."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(s) for s in [(3, 8), (3, 2), (3, 2), (8, 2), (8,)]]
+    upstream = rng.standard_normal((3, 2))
+    results = []
+    for use_kernel in (True, False):
+        if not use_kernel:
+            monkeypatch.setattr(R, "fused_lstm_kernels", lambda array: None)
+        inputs = [md.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+        h, c = R.lstm_step(*inputs)
+        (h * md.tensor(upstream, dtype=dtype) + c * 3).sum().backward()
+        results.append([x.grad.numpy() for x in inputs])
+    for mine, expected in zip(*results):
+        assert_close(mine, expected, 1e-12 if dtype == "float64" else 1e-5, 1e-12 if dtype == "float64" else 1e-5, "lstm grads")

@@ -129,15 +129,8 @@ class LSTMStep(Function):
         xp = backend.get_array_module(h)
         gates = _hidden_gates(h, w_hh, b_hh)
         gates += x_proj
-        i, f, g, o = _blocks(gates, 4)
-        g *= 2  # tanh(g) = 2 sigmoid(2g) - 1, so one sigmoid call serves all four blocks
-        sigmoid_(gates)
-        g *= 2
-        g -= 1
-        c_new = f * c
-        c_new += i * g
-        tanh_c = xp.tanh(c_new)
-        h_new = o * tanh_c
+        c = xp.ascontiguousarray(c)
+        c_new, tanh_c, h_new = _lstm_gates_forward(gates, c)  # NumPy's vectorized exp and tanh win here
         ctx.save_for_backward(gates, c, tanh_c, h, w_hh)
         ctx.w_hh_index = 3
         return h_new, c_new
@@ -146,26 +139,63 @@ class LSTMStep(Function):
     def backward(ctx, grad_h, grad_c):
         gates, c, tanh_c, h, w_hh = ctx.saved
         xp = backend.get_array_module(gates)
-        i, f, g, o = _blocks(gates, 4)
-        d_c_new = tanh_c * tanh_c
-        xp.subtract(1, d_c_new, out=d_c_new)
-        d_c_new *= o
-        d_c_new *= grad_h
-        d_c_new += grad_c
-        d_gates = xp.empty_like(gates)  # first the gradients of the activated gates ...
-        d_i, d_f, d_g, d_o = _blocks(d_gates, 4)
-        xp.multiply(d_c_new, g, out=d_i)
-        xp.multiply(d_c_new, c, out=d_f)
-        xp.multiply(d_c_new, i, out=d_g)
-        xp.multiply(grad_h, tanh_c, out=d_o)
-        slopes = 1 - gates  # ... then through the activations: s (1 - s) for sigmoid, 1 - g^2 for tanh
-        slopes *= gates
-        slope_g = _blocks(slopes, 4)[2]
-        xp.subtract(1, xp.multiply(g, g, out=slope_g), out=slope_g)
-        d_gates *= slopes
-        grad_c_prev = d_c_new * f if ctx.needs_input_grad[2] else None
+        fused = fused_lstm_kernels(gates)
+        if fused is not None:
+            d_gates, grad_c_prev = xp.empty_like(gates), xp.empty_like(c)
+            fused.lstm_gates_backward(gates, c, tanh_c, xp.ascontiguousarray(grad_h), xp.ascontiguousarray(grad_c),
+                                      d_gates, grad_c_prev)
+        else:
+            d_gates, grad_c_prev = _lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c)
         grads = _hidden_grads(ctx, d_gates, h, w_hh)
-        return (d_gates, grads[0], grad_c_prev) + grads[1:]
+        return (d_gates, grads[0], grad_c_prev if ctx.needs_input_grad[2] else None) + grads[1:]
+
+
+def fused_lstm_kernels(array):
+    """The Numba kernel for the LSTM's elementwise backward when ``array`` is a NumPy array
+    (``kernels.recurrent``), None for CuPy arrays, which take the array-module code below."""
+    if backend.is_cupy_array(array):
+        return None
+    from kernels import recurrent
+
+    return recurrent
+
+
+def _lstm_gates_forward(gates, c):
+    """Activate ``gates`` in place (i, f, o = sigmoid, g = tanh) and return (c', tanh(c'), h')."""
+    xp = backend.get_array_module(gates)
+    i, f, g, o = _blocks(gates, 4)
+    g *= 2  # tanh(g) = 2 sigmoid(2g) - 1, so one sigmoid call serves all four blocks
+    sigmoid_(gates)
+    g *= 2
+    g -= 1
+    c_new = f * c
+    c_new += i * g
+    tanh_c = xp.tanh(c_new)
+    return c_new, tanh_c, o * tanh_c
+
+
+def _lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c):
+    """The array-module twin of ``kernels.recurrent.lstm_gates_backward``: returns
+    (d_gates, grad_c_prev)."""
+    xp = backend.get_array_module(gates)
+    i, f, g, o = _blocks(gates, 4)
+    d_c_new = tanh_c * tanh_c
+    xp.subtract(1, d_c_new, out=d_c_new)
+    d_c_new *= o
+    d_c_new *= grad_h
+    d_c_new += grad_c
+    d_gates = xp.empty_like(gates)  # first the gradients of the activated gates ...
+    d_i, d_f, d_g, d_o = _blocks(d_gates, 4)
+    xp.multiply(d_c_new, g, out=d_i)
+    xp.multiply(d_c_new, c, out=d_f)
+    xp.multiply(d_c_new, i, out=d_g)
+    xp.multiply(grad_h, tanh_c, out=d_o)
+    slopes = 1 - gates  # ... then through the activations: s (1 - s) for sigmoid, 1 - g^2 for tanh
+    slopes *= gates
+    slope_g = _blocks(slopes, 4)[2]
+    xp.subtract(1, xp.multiply(g, g, out=slope_g), out=slope_g)
+    d_gates *= slopes
+    return d_gates, d_c_new * f
 
 
 class GRUStep(Function):
