@@ -27,12 +27,10 @@ def _launch(kernel, count, *args):
         kernel[math.ceil(count / THREADS_PER_BLOCK), THREADS_PER_BLOCK](*args)
 
 
-@cuda.jit
-def _im2col(x, cols, out_size, kernel, stride, padding, dilation):
-    index = cuda.grid(1)
-    if index >= cols.size:
-        return
-    _, channels, height, width = x.shape
+@cuda.jit(device=True)
+def cols_source(cols, index, out_size, kernel, stride, padding, dilation):
+    """Flat ``index`` into ``cols`` as (row, column) and the input position (n, c, h, w) that this
+    entry copies (h, w may lie outside the input): row (c, i, j), column (n, oh, ow)."""
     out_h, out_w = out_size
     kh, kw = kernel
     row, column = index // cols.shape[1], index % cols.shape[1]
@@ -40,6 +38,16 @@ def _im2col(x, cols, out_size, kernel, stride, padding, dilation):
     n, oh, ow = column // (out_h * out_w), (column // out_w) % out_h, column % out_w
     h = tap(oh, i, stride[0], padding[0], dilation[0])
     w = tap(ow, j, stride[1], padding[1], dilation[1])
+    return row, column, n, c, h, w
+
+
+@cuda.jit
+def _im2col(x, cols, out_size, kernel, stride, padding, dilation):
+    index = cuda.grid(1)
+    if index >= cols.size:
+        return
+    height, width = x.shape[2], x.shape[3]
+    row, column, n, c, h, w = cols_source(cols, index, out_size, kernel, stride, padding, dilation)
     cols[row, column] = x[n, c, h, w] if 0 <= h < height and 0 <= w < width else 0
 
 
@@ -48,14 +56,8 @@ def _col2im(cols, dx, out_size, kernel, stride, padding, dilation):
     index = cuda.grid(1)
     if index >= cols.size:
         return
-    _, _, height, width = dx.shape
-    out_h, out_w = out_size
-    kh, kw = kernel
-    row, column = index // cols.shape[1], index % cols.shape[1]
-    c, i, j = row // (kh * kw), (row // kw) % kh, row % kw
-    n, oh, ow = column // (out_h * out_w), (column // out_w) % out_h, column % out_w
-    h = tap(oh, i, stride[0], padding[0], dilation[0])
-    w = tap(ow, j, stride[1], padding[1], dilation[1])
+    height, width = dx.shape[2], dx.shape[3]
+    row, column, n, c, h, w = cols_source(cols, index, out_size, kernel, stride, padding, dilation)
     if 0 <= h < height and 0 <= w < width:
         cuda.atomic.add(dx, (n, c, h, w), cols[row, column])
 
