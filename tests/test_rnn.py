@@ -385,3 +385,21 @@ def test_lstm_backward_kernel_matches_its_array_module_twin(dtype, monkeypatch):
         results.append([x.grad.numpy() for x in inputs])
     for mine, expected in zip(*results):
         assert_close(mine, expected, 1e-12 if dtype == "float64" else 1e-5, 1e-12 if dtype == "float64" else 1e-5, "lstm grads")
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_sequence_op_matches_the_step_by_step_path(bidirectional, float64):
+    """Full-length sequences run as one LSTMSequence op; giving lengths (all full) takes the
+    per-step path. Outputs, final states and every gradient agree."""
+    md.manual_seed(3)
+    layer = nn.LSTM(3, 4, num_layers=2, bidirectional=bidirectional)
+    x = np.random.default_rng(3).standard_normal((5, 2, 3))
+    results = []
+    for lengths in (None, [5, 5]):
+        layer.zero_grad()
+        inputs = md.tensor(x, requires_grad=True)
+        output, (h_n, c_n) = layer(inputs, lengths=lengths)
+        (output.sum() + (h_n * h_n).sum() + (c_n * 2).sum()).backward()
+        results.append([output.numpy(), h_n.numpy(), c_n.numpy(), inputs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
+    for k, (mine, expected) in enumerate(zip(*results)):
+        assert_close(mine, expected, 1e-12, 1e-12, f"result {k}")

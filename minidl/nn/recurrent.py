@@ -355,7 +355,11 @@ class _RNNBase(Module):
         w_ih, w_hh, b_ih, b_hh = weights
         seq_len, batch, features = x.shape
         projection, step_bias = self._project(F.reshape(x, (seq_len * batch, features)), w_ih, b_ih, b_hh)
-        x_proj = R.unbind(F.reshape(projection, (seq_len, batch, projection.shape[1])))
+        projection = F.reshape(projection, (seq_len, batch, projection.shape[1]))
+        if valid is None and self.num_gates == 4:  # full-length LSTM sequences: one op for all steps
+            outputs, h, c = R.lstm_sequence(projection, *state, w_hh, step_bias, reverse=reverse)
+            return outputs, (h, c)
+        x_proj = R.unbind(projection)
         outputs = [None] * seq_len
         for t in reversed(range(seq_len)) if reverse else range(seq_len):
             new_state = self._step(x_proj[t], state, w_hh, step_bias)

@@ -150,6 +150,52 @@ class LSTMStep(Function):
         return (d_gates, grads[0], grad_c_prev if ctx.needs_input_grad[2] else None) + grads[1:]
 
 
+class LSTMSequence(Function):
+    """A whole LSTM layer direction over full-length sequences as one op: the steps of ``LSTMStep``
+    run in a plain loop, and the backward walks them in reverse, carrying dh and dc.  The weight
+    gradients come out of one matrix product at the end instead of one per step:
+        dW_hh = sum_t d_gates_t^T h_{t-1} = D^T H,   db_hh = sum over t and batch of d_gates_t.
+    Outputs: all h_t (seq_len, batch, H), h_n and c_n."""
+
+    @staticmethod
+    def forward(ctx, x_proj, h, c, w_hh, b_hh=None, reverse=False):
+        xp = backend.get_array_module(h)
+        steps = range(x_proj.shape[0] - 1, -1, -1) if reverse else range(x_proj.shape[0])
+        gates_all = xp.empty(x_proj.shape, dtype=x_proj.dtype)
+        previous_h = xp.empty(x_proj.shape[:2] + h.shape[1:], dtype=h.dtype)
+        previous_c, tanh_c_all, outputs = xp.empty_like(previous_h), xp.empty_like(previous_h), xp.empty_like(previous_h)
+        for t in steps:
+            gates = _hidden_gates(h, w_hh, b_hh)
+            gates += x_proj[t]
+            previous_h[t], previous_c[t] = h, c
+            c, tanh_c_all[t], outputs[t] = _lstm_gates_forward(gates, c)
+            gates_all[t], h = gates, outputs[t]
+        ctx.save_for_backward(gates_all, previous_h, previous_c, tanh_c_all, w_hh)
+        ctx.steps = steps
+        return outputs, h.copy(), c
+
+    @staticmethod
+    def backward(ctx, grad_outputs, grad_h, grad_c):
+        gates_all, previous_h, previous_c, tanh_c_all, w_hh = ctx.saved
+        xp = backend.get_array_module(gates_all)
+        fused = fused_lstm_kernels(gates_all)
+        d_gates_all = xp.empty_like(gates_all)
+        dh, dc = grad_h, grad_c
+        for t in reversed(ctx.steps):
+            g_h = grad_outputs[t] + dh
+            if fused is not None:
+                dc_prev = xp.empty_like(dc)
+                fused.lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, xp.ascontiguousarray(dc),
+                                          d_gates_all[t], dc_prev)
+            else:
+                d_gates_all[t], dc_prev = _lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, dc)
+            dh, dc = d_gates_all[t] @ w_hh, dc_prev
+        flat_d_gates = d_gates_all.reshape(-1, gates_all.shape[2])
+        grad_w = flat_d_gates.T @ previous_h.reshape(-1, previous_h.shape[2])
+        grad_b = (flat_d_gates.sum(axis=0),) if len(ctx.needs_input_grad) == 5 else ()
+        return (d_gates_all, dh, dc, grad_w) + grad_b
+
+
 def fused_lstm_kernels(array):
     """The Numba kernel for the LSTM's elementwise backward when ``array`` is a NumPy array
     (``kernels.recurrent``), None for CuPy arrays, which take the array-module code below."""
@@ -278,6 +324,12 @@ def rnn_step(x_proj, h, w_hh, b_hh=None, nonlinearity="tanh"):
 def lstm_step(x_proj, h, c, w_hh, b_hh=None):
     """One LSTM step from the precomputed x_proj = x W_ih^T + b_ih; returns (h', c')."""
     return LSTMStep.apply(*_present(x_proj, h, c, w_hh, b_hh))
+
+
+def lstm_sequence(x_proj, h, c, w_hh, b_hh=None, reverse=False):
+    """All steps of one LSTM layer direction from x_proj (seq_len, batch, 4H) as one op;
+    returns (outputs (seq_len, batch, H), h_n, c_n)."""
+    return LSTMSequence.apply(*_present(x_proj, h, c, w_hh, b_hh), reverse=reverse)
 
 
 def gru_step(x_proj, h, w_hh, b_hh=None):
