@@ -61,6 +61,6 @@ def __getattr__(name):
     """Load the heavier subpackages on first use, so ``import minidl`` stays fast."""
     import importlib
 
-    if name in ("compress", "data", "ensemble", "models", "nn", "optim", "testing", "train", "tune", "viz"):
+    if name in ("compress", "data", "ensemble", "keras", "models", "nn", "optim", "testing", "train", "tune", "viz"):
         return importlib.import_module(f"minidl.{name}")
     raise AttributeError(f"module 'minidl' has no attribute {name!r}")
