@@ -15,9 +15,11 @@ How it works, in four sentences:
    to ``leaf.grad`` out of place.
 
 ``iter_backward`` yields one ``BackwardStep`` per node, so a learner can watch the walk; the
-ordinary ``backward`` simply runs it to the end.
+ordinary ``backward`` simply runs it to the end.  ``step_through`` is the same walk, printed
+for learners: each step also says where every gradient goes.
 """
 import contextlib
+import html
 
 import numpy as np
 
@@ -218,6 +220,8 @@ class BackwardStep:
 
     ``grad_outputs``: gradients of the loss w.r.t. the node's outputs (summed over consumers).
     ``grad_inputs``: the gradients it sends to each input (None where no gradient is needed).
+    ``targets()``: where each of them goes.  ``repr`` is compact; steps from ``step_through``
+    print one line per input instead (shape, gradient sent, destination).
     """
 
     def __init__(self, node, grad_outputs, grad_inputs):
@@ -226,16 +230,50 @@ class BackwardStep:
         self.input_shapes = tuple(shape for shape, _ in node.input_meta)
         self.grad_outputs = grad_outputs
         self.grad_inputs = grad_inputs
+        self.leaf_names = None  # set by step_through: then printing also says where gradients go
+
+    def targets(self, leaf_names=None):
+        """Where each input's gradient goes: ``"leaf w (shape)"``, ``"<AddBackward>"`` or
+        ``"nowhere"`` (an input that needs no gradient).  ``leaf_names`` maps names to leaves."""
+        names = {id(leaf): name for name, leaf in (leaf_names or {}).items()}
+        return tuple(_describe_edge(edge, names) for edge in self.node.edges)
 
     def __repr__(self):
-        def show(arrays):
-            return ", ".join("-" if a is None else np.array2string(_to_numpy(a), precision=4) for a in arrays)
-
         return (
             f"{self.op}Backward  inputs {', '.join(map(str, self.input_shapes))}\n"
-            f"  grad in : {show(self.grad_outputs)}\n"
-            f"  grad out: {show(self.grad_inputs)}"
+            f"  grad in : {_show_arrays(self.grad_outputs)}\n"
+            f"  grad out: {_show_arrays(self.grad_inputs)}"
         )
+
+    def __str__(self):
+        if self.leaf_names is None:
+            return repr(self)
+        lines = [f"{self.op}Backward  grad in: {_show_arrays(self.grad_outputs)}"]
+        targets = self.targets(self.leaf_names)
+        for i, (shape, grad, target) in enumerate(zip(self.input_shapes, self.grad_inputs, targets)):
+            if grad is None:
+                lines.append(f"  input {i} {shape}: sends nothing -> {target}")
+                continue
+            summed = "" if grad.shape == shape else f" summed to shape {shape}"
+            lines.append(f"  input {i} {shape}: sends {_show_arrays([grad])}{summed} -> {target}")
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        """How a notebook shows the step: the printed text, in a monospaced block."""
+        return f"<pre>{html.escape(str(self))}</pre>"
+
+
+def _show_arrays(arrays):
+    return ", ".join("-" if a is None else np.array2string(_to_numpy(a), precision=4) for a in arrays)
+
+
+def _describe_edge(edge, names):
+    if edge is None:
+        return "nowhere (needs no gradient)"
+    node, target = edge
+    if node is not None:
+        return repr(node)
+    return f"leaf {names.get(id(target), 'tensor')} {tuple(target.shape)} (into .grad)"
 
 
 def _to_numpy(array):
@@ -345,6 +383,20 @@ def _call_backward(node, grad_outputs):
             f"{node.name}.backward returned {len(grads)} gradients for {len(node.edges)} inputs"
         )
     return grads
+
+
+def step_through(tensor, gradient=None, leaf_names=None):
+    """Walk the backward pass of ``tensor`` one node at a time, for learning.
+
+    ``for step in md.autograd.step_through(loss): print(step)`` prints, per node, the gradient
+    it receives and, for each input, its shape, the gradient sent to it and where it goes (a
+    node or a leaf's ``.grad``; pass ``leaf_names={"w": w, ...}`` to see the leaves by name).
+    Each step is a ``BackwardStep`` (``op``, ``input_shapes``, ``grad_outputs``, ``grad_inputs``,
+    ``targets()``).  Running it to the end leaves the same ``.grad`` values as ``backward()``.
+    """
+    for step in iter_backward(tensor, gradient):
+        step.leaf_names = dict(leaf_names or {})
+        yield step
 
 
 def backward(tensor, gradient=None, retain_graph=False):

@@ -210,6 +210,28 @@ by_hand = 2 * (y.item() - t.item()) * (1 - y.item() ** 2) * x.item()
 print(f"dL/dw by hand: {by_hand:.6f}   autograd: {w.grad.item():.6f}")
 
 # %% [markdown]
+# ### The same walk, printed by the library, and a picture of the graph
+#
+# `md.autograd.step_through(loss)` is this walk ready-made: each step prints the gradient the node
+# receives and, for every input, its shape, the gradient sent to it and where it goes. Pass
+# `leaf_names` to see the leaves by name. (In a notebook, a step shows itself when it is the last
+# expression of a cell.)
+#
+# `md.viz.draw_graph(loss, path)` draws the graph: ops with their output shapes, the leaves that
+# require grad and constants, data flowing upwards. It uses Graphviz when it is installed and a
+# matplotlib drawing otherwise; `md.viz.to_dot(loss)` gives the Graphviz text.
+# `show_grad_norms=True` adds the size of each leaf's gradient, once `backward()` has run.
+
+# %%
+x1, w1, b1 = (leaf.detach().requires_grad_() for leaf in (x, w, b))
+loss1 = forward(x1, w1, b1)[-1]
+names1 = {"x": x1, "w": w1, "b": b1}
+for step in md.autograd.step_through(loss1, leaf_names=names1):
+    print(step)
+graph_path = md.viz.draw_graph(loss1, FIGURES / "01_graph.png", show_grad_norms=True, leaf_names=names1)
+print("saved", graph_path)
+
+# %% [markdown]
 # ## 3. Two independent checks
 #
 # **`loss.backward()`** runs the same walk without pausing. A graph is used up by one backward
@@ -437,17 +459,10 @@ class Softplus(Function):
         raise NotImplementedError("exercise 1: return the gradient for a")
 
 
-def check_softplus(softplus):
-    """Gradcheck ``softplus.apply`` on a few points, including large ones where e^a overflows."""
-    try:
-        gradcheck(softplus.apply, [md.tensor([-30.0, -1.0, 0.0, 2.0, 800.0], requires_grad=True)])
-    except NotImplementedError:
-        print("exercise 1: not done yet")
-    else:
-        print("exercise 1: correct!")
-
-
-check_softplus(Softplus)
+# `md.testing.check_exercise(name, your_answer)` runs your answer and the engine on the same random
+# inputs (here including large ones where e^a overflows) and prints the verdict: "correct!", "not
+# done yet", or which case differs and by how much.
+md.testing.check_exercise("softplus_backward", Softplus)
 
 # %% [markdown]
 # **Exercise 2, predict before you run.** For $u = a b$ and $y = u + u a$ with $a = 2, b = 5$,
@@ -486,20 +501,7 @@ def my_sum_to_shape(grad, shape):
     raise NotImplementedError("exercise 3")
 
 
-def check_sum_to_shape(sum_to_shape):
-    """Compare with the engine's version on a few broadcasting patterns."""
-    grad = np.arange(24.0).reshape(2, 3, 4)
-    try:
-        for shape in [(2, 3, 4), (4,), (3, 1), (1, 1, 4), (2, 1, 1), ()]:
-            expected = md.autograd.sum_to_shape(grad, shape)
-            np.testing.assert_allclose(sum_to_shape(grad, shape), expected, err_msg=f"to shape {shape}")
-    except NotImplementedError:
-        print("exercise 3: not done yet")
-    else:
-        print("exercise 3: correct!")
-
-
-check_sum_to_shape(my_sum_to_shape)
+md.testing.check_exercise("sum_to_shape", my_sum_to_shape)  # the engine's version on several patterns
 
 # %% [markdown]
 # ## 9. Solutions
@@ -518,7 +520,7 @@ class SoftplusSolution(Softplus):
         return grad * np.exp(-np.logaddexp(0, -a))
 
 
-check_softplus(SoftplusSolution)
+assert md.testing.check_exercise("softplus_backward", SoftplusSolution)
 
 # %% [markdown]
 # **2.** $y = ab + a^2 b$. Path by path: $\partial y/\partial a = b + 2ab = 5 + 20 = 25$, and
@@ -537,4 +539,4 @@ def sum_to_shape_solution(grad, shape):
     return grad.sum(axis=stretched, keepdims=True)
 
 
-check_sum_to_shape(sum_to_shape_solution)
+assert md.testing.check_exercise("sum_to_shape", sum_to_shape_solution)

@@ -608,7 +608,9 @@ print("saved", figure_path)
 # ## 6. Exercises
 #
 # Each exercise ends with a check cell; it says "not done yet" until you fill in the code.
-# Solutions are at the very end; try first!
+# Exercises 2 and 3 are checked by `md.testing.check_exercise(name, your_function)`, which runs
+# your function and the engine on the same random inputs and says "correct!" or which input
+# differs and by how much. Solutions are at the very end; try first!
 #
 # **Exercise 1, output sizes.** Work out on paper the shape this stack of layers produces for a
 # batch of 4 RGB images of 32x32 pixels, layer by layer with the formula of section 1 (pooling
@@ -650,23 +652,8 @@ def max_pool_window_backward(window, grad):
     raise NotImplementedError("exercise 2")
 
 
-def check_window_backward(window_backward):
-    """Compare with F.max_pool2d's backward on windows with and without ties."""
-    windows = [np.array([[1.0, 5.0], [2.0, 3.0]]),
-               np.array([[-4.0, -1.0, -3.0], [-1.0, -2.0, -9.0]]),  # a tie, among negative numbers
-               np.array([[7.0, 7.0, 7.0], [7.0, 7.0, 7.0], [7.0, 7.0, 7.0]])]
-    try:
-        for window in windows:
-            x = md.tensor(window[None, None], requires_grad=True)
-            F.max_pool2d(x, window.shape).backward(np.full((1, 1, 1, 1), 2.5))
-            np.testing.assert_allclose(window_backward(window, 2.5), x.grad.numpy()[0, 0], err_msg=f"window\n{window}")
-    except NotImplementedError:
-        print("exercise 2: not done yet")
-    else:
-        print("exercise 2: correct!")
-
-
-check_window_backward(max_pool_window_backward)
+# The check compares with F.max_pool2d's backward on random windows, ties included.
+md.testing.check_exercise("max_pool_backward_window", max_pool_window_backward)
 
 # %% [markdown]
 # **Exercise 3, convolution via im2col.** Implement a whole batched, multi-channel convolution
@@ -680,20 +667,7 @@ def conv2d_im2col(x, weight, stride=1, padding=0):
     raise NotImplementedError("exercise 3")
 
 
-def check_conv2d_im2col(conv2d_im2col):
-    """Compare with F.conv2d on a batch of 2 images with 3 channels, 4 kernels, stride 2."""
-    x = rng.standard_normal((2, 3, 6, 7))
-    weight = rng.standard_normal((4, 3, 3, 3))
-    expected = F.conv2d(md.tensor(x), md.tensor(weight), stride=2, padding=1).numpy()
-    try:
-        np.testing.assert_allclose(conv2d_im2col(x, weight, stride=2, padding=1), expected, rtol=1e-10, atol=1e-12)
-    except NotImplementedError:
-        print("exercise 3: not done yet")
-    else:
-        print("exercise 3: correct!")
-
-
-check_conv2d_im2col(conv2d_im2col)
+md.testing.check_exercise("conv_forward", conv2d_im2col)  # against F.conv2d, several strides and paddings
 
 # %% [markdown]
 # ## 7. Solutions
@@ -717,7 +691,7 @@ def max_pool_window_backward_solution(window, grad):
     return result
 
 
-check_window_backward(max_pool_window_backward_solution)
+assert md.testing.check_exercise("max_pool_backward_window", max_pool_window_backward_solution)
 
 # %% [markdown]
 # **3.** The product gives `(O, N*OH*OW)`; reshape to `(O, N, OH, OW)` and swap the first two
@@ -734,4 +708,4 @@ def conv2d_im2col_solution(x, weight, stride=1, padding=0):
     return out.reshape(out_channels, n_batch, out_h, out_w).transpose(1, 0, 2, 3)
 
 
-check_conv2d_im2col(conv2d_im2col_solution)
+assert md.testing.check_exercise("conv_forward", conv2d_im2col_solution)

@@ -542,6 +542,20 @@ def check_gamma(gamma):
 check_gamma(gamma)
 
 # %% [markdown]
+# **Exercise 4, Adam by hand.** Write one Adam step on NumPy arrays, as a function that returns
+# the new `w`, `m` and `v` (t counts the steps from 1; see the docstring of `md.optim.Adam` or
+# `docs/optimizer_formulas.md`). `md.testing.check_exercise("adam_step", adam_step)` feeds it a
+# few random gradients and compares every step with `md.optim.Adam`.
+
+# %%
+def adam_step(w, g, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8):
+    """One Adam update; returns (w, m, v)."""
+    raise NotImplementedError("exercise 4")
+
+
+md.testing.check_exercise("adam_step", adam_step)
+
+# %% [markdown]
 # ## 8. Solutions
 #
 # **1.** The first Adam step is $\eta\, g / |g|$ per coordinate: $-0.1 \cdot \text{sign}(g)$, so
@@ -574,3 +588,17 @@ check_signum(SignumSolution)
 
 # %%
 check_gamma(0.1 ** (1 / 100))
+
+# %% [markdown]
+# **4.** The moments first, then their bias corrections, then the step.
+
+# %%
+def adam_step_solution(w, g, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8):
+    b1, b2 = betas
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+assert md.testing.check_exercise("adam_step", adam_step_solution)

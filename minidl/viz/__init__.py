@@ -7,3 +7,4 @@ drawn with matplotlib and saved as PNG files (no display needed: the Agg backend
 from minidl.viz.confusion import plot_confusion_matrix
 from minidl.viz.curves import plot_history, plot_lr
 from minidl.viz.filters import plot_feature_maps, plot_filters
+from minidl.viz.graph import draw_graph, to_dot
