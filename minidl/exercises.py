@@ -208,6 +208,31 @@ def _cell_reference(x, *states_and_cell):
     return tuple(o.numpy() for o in out) if isinstance(out, tuple) else out.numpy()
 
 
+# ---------------------------------------------------------------- 05: statistics from the training set only
+def _standardize_cases(rng):
+    for shape in [(20, 3), (50, 5)]:
+        train = 3 * rng.standard_normal(shape) + 5
+        train[:, 0] = 2.0  # a constant feature: std 0 must not give NaN
+        yield f"train {shape}, test (7, {shape[1]})", (train, 3 * rng.standard_normal((7, shape[1])) + 5)
+
+
+def _standardize_reference(train, test):
+    scaler = md.data.Standardizer(axis=0).fit(train)
+    return scaler.transform(train), scaler.transform(test)
+
+
+# ---------------------------------------------------------------- 06: int8 quantization
+def _quantize_cases(rng):
+    yield "a vector with one large weight", (np.array([0.5, -0.01, 0.2, -3.0, 0.0]),)
+    for shape in [(4, 6), (3, 2, 3, 3)]:
+        yield f"weights of shape {shape}", (0.1 * rng.standard_normal(shape),)
+
+
+def _quantize_reference(w):
+    q, scale = md.compress.quantize_tensor(w, per_channel=False)
+    return q, scale
+
+
 EXERCISES = {
     exercise.name: exercise
     for exercise in [
@@ -229,5 +254,11 @@ EXERCISES = {
                  _cell_cases(md.nn.LSTMCell, state_count=2), _cell_reference, rtol=1e-6),
         Exercise("gru_step", "04 exercise 2", "gru_step(x, h, cell: md.nn.GRUCell) -> h' as a Tensor",
                  _cell_cases(md.nn.GRUCell, state_count=1), _cell_reference, rtol=1e-6),
+        Exercise("standardize", "05 exercise 5",
+                 "standardize(train, test) -> (train', test'), both scaled with the training set's mean and std",
+                 _standardize_cases, _standardize_reference, rtol=1e-6),
+        Exercise("quantize_int8", "06 exercise 5",
+                 "quantize(w) -> (q, scale): scale = max|w| / 127, q = round(w / scale) clipped to [-127, 127]",
+                 _quantize_cases, _quantize_reference, rtol=1e-6),
     ]
 }  # fmt: skip

@@ -73,6 +73,17 @@ def gru_step(x, h, cell, gate_order="rzn"):
     return (1 - z) * n + z * h
 
 
+def standardize(train, test, ddof=0):
+    mean, std = train.mean(axis=0), train.std(axis=0, ddof=ddof)
+    std = np.where(std > 0, std, 1.0)
+    return (train - mean) / std, (test - mean) / std
+
+
+def quantize(w, levels=127):
+    scale = np.abs(w).max() / levels
+    return np.clip(np.round(w / scale), -levels, levels), scale
+
+
 SOLUTIONS = {  # name: (a correct solution, a wrong one)
     "softplus_backward": (softplus_class(lambda a: np.exp(-np.logaddexp(0, -a))), softplus_class(lambda a: np.tanh(a))),
     "sum_to_shape": (sum_to_shape, lambda grad, shape: sum_to_shape(grad, shape) * 0.5),
@@ -81,6 +92,8 @@ SOLUTIONS = {  # name: (a correct solution, a wrong one)
     "adam_step": (adam_step, lambda *args, **kw: adam_step(*args, **kw, bias_correction=False)),
     "lstm_cell": (lstm_step, lambda x, h, c, cell: lstm_step(x, h, c, cell, gate_order="figo")),
     "gru_step": (gru_step, lambda x, h, cell: gru_step(x, h, cell, gate_order="zrn")),
+    "standardize": (standardize, lambda train, test: standardize(train, test, ddof=1)),
+    "quantize_int8": (quantize, lambda w: quantize(w, levels=128)),
 }
 
 

@@ -234,3 +234,36 @@ print("each alone:", ", ".join(f"{a:.4f}" for a in alone), f"| soft vote of the 
 # 3. Add `md.train.LearningRateScheduler(lambda epoch, lr: 1e-3 * 0.9**epoch)` to the callbacks and
 #    look at `md.viz.plot_lr(history, ...)`.
 # 4. Search over `batch_size` too (`md.tune.Choice([16, 32, 64])`). Which hyperparameter matters most?
+# 5. **Checkable:** write `standardize(train, test)` that returns both arrays scaled with the
+#    *training set's* mean and standard deviation per feature (population std; a constant feature
+#    gets std 1), as section 2 taught. `md.testing.check_exercise` compares it with
+#    `md.data.Standardizer` on random data.
+
+# %%
+heading("Exercises")
+
+
+def standardize(train, test):
+    raise NotImplementedError("exercise 5: scale train and test with the training statistics")
+
+
+md.testing.check_exercise("standardize", standardize)
+
+# %% [markdown]
+# ## Solution to exercise 5
+#
+# The statistics come from `train` alone: scaling `test` with its own mean and std would leak
+# information about the test set into the model's inputs.
+
+# %%
+heading("Solution")
+
+
+def standardize_solution(train, test):
+    mean = train.mean(axis=0)
+    std = train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (train - mean) / std, (test - mean) / std
+
+
+assert md.testing.check_exercise("standardize", standardize_solution)

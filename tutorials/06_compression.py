@@ -269,3 +269,24 @@ print(f"size: {sum(model_size_bytes(m) for m in members)} bytes, {N_MODELS}x one
 #    own `quantize_tensor`). When does per channel start to matter?
 # 4. Compress the ensemble: prune and quantize each member. Is a compressed ensemble of five
 #    better than one uncompressed model of the same size?
+# 5. **Checkable:** write `quantize(w)` returning `(q, scale)` for per-tensor symmetric int8:
+#    `scale = max|w| / 127`, `q = round(w / scale)` clipped to [-127, 127], as section 3 showed.
+#    `md.testing.check_exercise` compares it with `md.compress.quantize_tensor`.
+
+# %%
+def quantize(w):
+    raise NotImplementedError("exercise 5: return (q, scale)")
+
+
+md.testing.check_exercise("quantize_int8", quantize)
+
+# %% [markdown]
+# ## Solution to exercise 5
+
+# %%
+def quantize_solution(w):
+    scale = np.abs(w).max() / 127
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
+
+
+assert md.testing.check_exercise("quantize_int8", quantize_solution)
