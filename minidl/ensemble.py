@@ -12,17 +12,9 @@ from minidl.data.utils import as_numpy
 
 
 def model_outputs(model, x, batch_size=256):
-    """``model(x)`` as a NumPy array, computed in batches in eval mode without building a graph;
-    the model's train/eval mode is restored afterwards."""
-    x = as_numpy(x)
-    was_training = model.training
-    model.eval()
-    try:
-        with md.no_grad():
-            outputs = [model(md.tensor(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was_training)
-    return np.concatenate(outputs)
+    """``model(x)`` as a NumPy array: ``md.train.predict`` (batches, eval mode, no graph; the
+    model's mode is restored afterwards) on ``x`` as an array."""
+    return md.train.predict(model, as_numpy(x), batch_size)
 
 
 def accuracy(model, x, y, batch_size=256):
