@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 
-def median_seconds(fn, repeats=20, warmup=3):
-    """Median wall time of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed calls."""
+def block_seconds(fn, repeats, warmup):
+    """Wall times of ``repeats`` calls of ``fn()``, after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -23,15 +23,30 @@ def median_seconds(fn, repeats=20, warmup=3):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
 
 
-def compare(case, ours, theirs, repeats=20, warmup=3, **extra):
+def median_seconds(fn, repeats=20, warmup=3):
+    """Median wall time of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed calls."""
+    return statistics.median(block_seconds(fn, repeats, warmup))
+
+
+def compare(case, ours, theirs, repeats=20, warmup=3, rounds=5, **extra):
     """One table row: median times of minidl's ``ours()`` and torch's ``theirs()`` and their ratio
-    (minidl / torch: below 1 means minidl is faster).  Each is timed in a block of its own, after
-    its own warm-up: interleaving them lets one library's idle-spinning worker threads slow the
-    other down."""
-    m, t = median_seconds(ours, repeats, warmup), median_seconds(theirs, repeats, warmup)
+    (minidl / torch: below 1 means minidl is faster).
+
+    Each library is timed in blocks of its own (interleaving single calls lets one library's
+    idle-spinning worker threads slow the other down), and the blocks alternate over ``rounds``
+    rounds, so that a slow spell of this shared machine falls on both sides alike; the medians are
+    taken over all ``repeats`` calls of each side.  The first block of each side starts with
+    ``warmup`` untimed calls, every later one with one."""
+    per_block = max(1, repeats // rounds)
+    ours_times, theirs_times = [], []
+    for round_ in range(rounds):
+        block_warmup = warmup if round_ == 0 else 1
+        ours_times += block_seconds(ours, per_block, block_warmup)
+        theirs_times += block_seconds(theirs, per_block, block_warmup)
+    m, t = statistics.median(ours_times), statistics.median(theirs_times)
     return {"case": case, "minidl_ms": 1e3 * m, "torch_ms": 1e3 * t, "ratio": m / t, **extra}
 
 

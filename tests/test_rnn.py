@@ -369,9 +369,9 @@ def test_bad_input_names_the_layer_and_the_shapes(call, error, message):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_lstm_backward_kernel_matches_its_array_module_twin(dtype, monkeypatch):
-    """The Numba kernel (NumPy arrays) and the array-module code (what CuPy arrays run) give the
-    same gradients."""
+def test_lstm_kernels_match_their_array_module_twin(dtype, monkeypatch):
+    """The Numba kernels (NumPy arrays; the forward one for float32) and the array-module code
+    (what CuPy arrays run) give the same outputs and gradients."""
     rng = np.random.default_rng(5)
     arrays = [rng.standard_normal(s) for s in [(3, 8), (3, 2), (3, 2), (8, 2), (8,)]]
     upstream = rng.standard_normal((3, 2))
@@ -382,9 +382,26 @@ def test_lstm_backward_kernel_matches_its_array_module_twin(dtype, monkeypatch):
         inputs = [md.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
         h, c = R.lstm_step(*inputs)
         (h * md.tensor(upstream, dtype=dtype) + c * 3).sum().backward()
-        results.append([x.grad.numpy() for x in inputs])
+        results.append([h.numpy(), c.numpy()] + [x.grad.numpy() for x in inputs])
     for mine, expected in zip(*results):
-        assert_close(mine, expected, 1e-12 if dtype == "float64" else 1e-5, 1e-12 if dtype == "float64" else 1e-5, "lstm grads")
+        assert_close(mine, expected, 1e-12 if dtype == "float64" else 1e-5, 1e-12 if dtype == "float64" else 1e-5, "lstm step")
+
+
+def test_float32_tanh_kernel_is_within_6_ulp():
+    """The rational tanh of the float32 LSTM kernel against tanh in float64, on a dense grid that
+    covers the clamp at |x| = 9, tiny inputs and zero."""
+    from kernels import recurrent as K
+
+    x = np.concatenate([np.linspace(-12, 12, 1_000_001), np.geomspace(1e-30, 1, 10_001), [0.0]]).astype(np.float32)
+    x = np.concatenate([x, -x])
+    gates = np.zeros((x.size, 4), np.float32)
+    gates[:, 2] = x  # the g block (H = 1) is a tanh
+    K.lstm_gates_forward_float32(gates, np.ones_like(gates), np.zeros((x.size, 1), np.float32), *(np.empty((x.size, 1), np.float32) for _ in range(3)))
+    ours = gates[:, 2]
+    exact = np.tanh(x.astype(np.float64))
+    ulps = np.abs(ours - exact) / np.spacing(np.abs(exact).astype(np.float32))
+    assert ulps.max() <= 6, f"{ulps.max():.1f} ulp at x = {x[ulps.argmax()]}"
+    assert np.all(np.abs(ours) <= 1) and ours[x.size // 2 - 1] == 0
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

@@ -130,7 +130,8 @@ class LSTMStep(Function):
         gates = _hidden_gates(h, w_hh, b_hh)
         gates += x_proj
         c = xp.ascontiguousarray(c)
-        c_new, tanh_c, h_new = _lstm_gates_forward(gates, c)  # NumPy's vectorized exp and tanh win here
+        tanh_c, h_new = xp.empty_like(c), xp.empty_like(c)
+        c_new = _lstm_gates_forward(gates, c, tanh_c, h_new)
         ctx.save_for_backward(gates, c, tanh_c, h, w_hh)
         ctx.w_hh_index = 3
         return h_new, c_new
@@ -161,15 +162,15 @@ class LSTMSequence(Function):
     def forward(ctx, x_proj, h, c, w_hh, b_hh=None, reverse=False):
         xp = backend.get_array_module(h)
         steps = range(x_proj.shape[0] - 1, -1, -1) if reverse else range(x_proj.shape[0])
-        gates_all = xp.empty(x_proj.shape, dtype=x_proj.dtype)
+        gates_all = x_proj + b_hh if b_hh is not None else x_proj.copy()  # becomes the activated gates
         previous_h = xp.empty(x_proj.shape[:2] + h.shape[1:], dtype=h.dtype)
         previous_c, tanh_c_all, outputs = xp.empty_like(previous_h), xp.empty_like(previous_h), xp.empty_like(previous_h)
         for t in steps:
-            gates = _hidden_gates(h, w_hh, b_hh)
-            gates += x_proj[t]
+            gates = gates_all[t]
+            gates += h @ w_hh.T
             previous_h[t], previous_c[t] = h, c
-            c, tanh_c_all[t], outputs[t] = _lstm_gates_forward(gates, c)
-            gates_all[t], h = gates, outputs[t]
+            c = _lstm_gates_forward(gates, c, tanh_c_all[t], outputs[t])
+            h = outputs[t]
         ctx.save_for_backward(gates_all, previous_h, previous_c, tanh_c_all, w_hh)
         ctx.steps = steps
         return outputs, h.copy(), c
@@ -197,7 +198,7 @@ class LSTMSequence(Function):
 
 
 def fused_lstm_kernels(array):
-    """The Numba kernel for the LSTM's elementwise backward when ``array`` is a NumPy array
+    """The Numba kernels for the LSTM's elementwise work when ``array`` is a NumPy array
     (``kernels.recurrent``), None for CuPy arrays, which take the array-module code below."""
     if backend.is_cupy_array(array):
         return None
@@ -206,18 +207,28 @@ def fused_lstm_kernels(array):
     return recurrent
 
 
-def _lstm_gates_forward(gates, c):
-    """Activate ``gates`` in place (i, f, o = sigmoid, g = tanh) and return (c', tanh(c'), h')."""
+def _lstm_gates_forward(gates, c, tanh_c, h_new):
+    """Activate ``gates`` in place (i, f, o = sigmoid, g = tanh), write tanh(c') and h' into
+    ``tanh_c`` and ``h_new`` and return the new cell c'.  float32 NumPy arrays take one pass of
+    ``kernels.recurrent``; other arrays the code below."""
     xp = backend.get_array_module(gates)
+    fused = fused_lstm_kernels(gates)
+    c_new = xp.empty_like(tanh_c)
+    if fused is not None and gates.dtype == np.float32 and c.dtype == np.float32:
+        with np.errstate(over="ignore"):  # e^-a = inf for a < -88 gives sigmoid 0, which is right
+            exp_negative = xp.exp(xp.negative(gates))
+        fused.lstm_gates_forward_float32(gates, exp_negative, c, c_new, tanh_c, h_new)
+        return c_new
     i, f, g, o = _blocks(gates, 4)
     g *= 2  # tanh(g) = 2 sigmoid(2g) - 1, so one sigmoid call serves all four blocks
     sigmoid_(gates)
     g *= 2
     g -= 1
-    c_new = f * c
+    xp.multiply(f, c, out=c_new)
     c_new += i * g
-    tanh_c = xp.tanh(c_new)
-    return c_new, tanh_c, o * tanh_c
+    xp.tanh(c_new, out=tanh_c)
+    xp.multiply(o, tanh_c, out=h_new)
+    return c_new
 
 
 def _lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c):
