@@ -10,7 +10,7 @@ arrays below ``PARALLEL_MIN_SIZE`` elements take the serial version.
 """
 import types
 
-from numba import config, njit, prange
+from numba import config, njit, prange, uint64
 
 from kernels import window
 
@@ -22,12 +22,10 @@ PARALLEL_MIN_SIZE = 1 << 16
 if config.THREADING_LAYER == "default":
     config.THREADING_LAYER = "workqueue"
 
-_jit = njit(cache=True, inline="always")
-tap = _jit(window.tap)
-window_max = _jit(window.window_max)
-window_sum = _jit(window.window_sum)
-average_divisor = _jit(window.average_divisor)
-conv_at = _jit(window.conv_at)
+_jit = njit(cache=True, inline="always", error_model="numpy")
+_window = window.compile_all(_jit)
+tap, inside, window_max, window_sum = _window.tap, _window.inside, _window.window_max, _window.window_sum
+average_divisor, conv_at = _window.average_divisor, _window.conv_at
 
 
 def _renamed(fn, suffix):
@@ -39,8 +37,8 @@ def _renamed(fn, suffix):
 
 def kernel(fn):
     """Compile ``fn`` as a parallel and a serial kernel; call the serial one for small arrays."""
-    parallel = njit(parallel=True, cache=True)(fn)
-    serial = njit(cache=True)(_renamed(fn, "_serial"))
+    parallel = njit(parallel=True, cache=True, error_model="numpy")(fn)
+    serial = njit(cache=True, error_model="numpy")(_renamed(fn, "_serial"))
 
     def run(*args):
         largest = max(a.size for a in args if hasattr(a, "size"))
@@ -49,6 +47,34 @@ def kernel(fn):
     run.__name__, run.__qualname__, run.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     run.parallel, run.serial = parallel, serial
     return run
+
+
+# Numba checks every signed array index for a negative value (Python's a[-1]); an unsigned index
+# skips that test, which lets LLVM turn the row loops below into vector instructions (2x faster
+# im2col, measured).  Each loop covers only the outputs whose tap is inside the input (``inside``),
+# so no element needs a bounds test either.
+_u = uint64
+
+
+@_jit
+def copy_taps(line, row, start, first, stop, count, line_first, step):
+    """row[start + q] = line[line_first + (q - first) step] for first <= q < stop, 0 for the
+    other q < count: one output row of im2col from one input row."""
+    zero = row.dtype.type(0)
+    for q in range(_u(first)):
+        row[_u(start) + q] = zero
+    for q in range(_u(stop - first)):
+        row[_u(start + first) + q] = line[_u(line_first) + q * _u(step)]
+    for q in range(_u(stop), _u(count)):
+        row[_u(start) + q] = zero
+
+
+@_jit
+def add_taps(row, start, first, stop, line, line_first, step):
+    """line[line_first + (q - first) step] += row[start + q] for first <= q < stop: the adjoint of
+    ``copy_taps`` (the zeros read nothing)."""
+    for q in range(_u(stop - first)):
+        line[_u(line_first) + q * _u(step)] += row[_u(start + first) + q]
 
 
 @kernel
@@ -64,15 +90,18 @@ def im2col(x, cols, out_size, kernel, stride, padding, dilation):
     for n in prange(n_batch):
         for c in range(channels):
             for i in range(kh):
+                oh_first, oh_stop = inside(out_h, i, stride[0], padding[0], dilation[0], height)
                 for j in range(kw):
-                    row = (c * kh + i) * kw + j
+                    ow_first, ow_stop = inside(out_w, j, stride[1], padding[1], dilation[1], width)
+                    w_first = tap(ow_first, j, stride[1], padding[1], dilation[1])
+                    row = cols[(c * kh + i) * kw + j]
                     for oh in range(out_h):
-                        h = tap(oh, i, stride[0], padding[0], dilation[0])
-                        column = (n * out_h + oh) * out_w
-                        for ow in range(out_w):
-                            w = tap(ow, j, stride[1], padding[1], dilation[1])
-                            inside = 0 <= h < height and 0 <= w < width
-                            cols[row, column + ow] = x[n, c, h, w] if inside else 0
+                        start = (n * out_h + oh) * out_w
+                        if oh_first <= oh < oh_stop:
+                            line = x[n, c, tap(oh, i, stride[0], padding[0], dilation[0])]
+                            copy_taps(line, row, start, ow_first, ow_stop, out_w, w_first, stride[1])
+                        else:  # the whole row of taps is in the padding: an empty range, all zeros
+                            copy_taps(x[n, c, 0], row, start, 0, 0, out_w, 0, 1)
 
 
 @kernel
@@ -87,17 +116,14 @@ def col2im(cols, dx, out_size, kernel, stride, padding, dilation):
     for n in prange(n_batch):
         for c in range(channels):
             for i in range(kh):
+                oh_first, oh_stop = inside(out_h, i, stride[0], padding[0], dilation[0], height)
                 for j in range(kw):
-                    row = (c * kh + i) * kw + j
-                    for oh in range(out_h):
-                        h = tap(oh, i, stride[0], padding[0], dilation[0])
-                        if h < 0 or h >= height:
-                            continue
-                        column = (n * out_h + oh) * out_w
-                        for ow in range(out_w):
-                            w = tap(ow, j, stride[1], padding[1], dilation[1])
-                            if 0 <= w < width:
-                                dx[n, c, h, w] += cols[row, column + ow]
+                    ow_first, ow_stop = inside(out_w, j, stride[1], padding[1], dilation[1], width)
+                    w_first = tap(ow_first, j, stride[1], padding[1], dilation[1])
+                    row = cols[(c * kh + i) * kw + j]
+                    for oh in range(oh_first, oh_stop):
+                        line = dx[n, c, tap(oh, i, stride[0], padding[0], dilation[0])]
+                        add_taps(row, (n * out_h + oh) * out_w, ow_first, ow_stop, line, w_first, stride[1])
 
 
 @kernel

@@ -11,12 +11,9 @@ from numba import cuda
 
 from kernels import window
 
-_device = cuda.jit(device=True)
-tap = _device(window.tap)
-window_max = _device(window.window_max)
-window_sum = _device(window.window_sum)
-average_divisor = _device(window.average_divisor)
-conv_at = _device(window.conv_at)
+_window = window.compile_all(cuda.jit(device=True))
+tap, window_max, window_sum = _window.tap, _window.window_max, _window.window_sum
+average_divisor, conv_at = _window.average_divisor, _window.conv_at
 
 THREADS_PER_BLOCK = 128
 

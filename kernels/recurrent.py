@@ -4,8 +4,9 @@
 NumPy needs a dozen passes (and temporaries) for the same arithmetic; on the small arrays of a
 recurrent step those passes cost more than the matrix products.  The forward keeps one NumPy pass,
 e^-a for the sigmoids (vectorized, and accurate relative to tiny results of saturated gates); its
-tanh is a rational function that vectorizes too, within a few ulp of the exact value.  ``minidl.ops.recurrent`` uses
-these on NumPy arrays and its array-module code (the readable twin) on CuPy arrays.  Gate blocks
+tanh is a rational function that vectorizes too, within a few ulp of the exact value.
+``minidl.ops.recurrent`` uses these on NumPy arrays and its array-module code (the readable twin)
+on CuPy arrays.  Gate blocks
 are PyTorch's: i, f, g, o, each H columns wide.
 
 ``error_model="numpy"`` lets a division by zero give inf instead of raising (Python's rule, which
@@ -16,7 +17,7 @@ import numpy as np
 from numba import njit
 
 _f32 = np.float32
-ONE, HALF, TANH_CLAMP = _f32(1.0), _f32(0.5), _f32(9.0)
+ONE, TANH_CLAMP = _f32(1.0), _f32(9.0)
 # The 13/6-degree rational interpolant of tanh on [-9, 9] that Eigen uses for float32 (outside, tanh
 # is +-1 to float32 precision): tanh(x) ~ x P(x^2) / Q(x^2), coefficients lowest degree first.
 P1, P3, P5, P7 = _f32(4.89352455891786e-03), _f32(6.37261928875436e-04), _f32(1.48572235717979e-05), _f32(5.12229709037114e-08)

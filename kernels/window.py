@@ -4,8 +4,12 @@ Conventions: an output position ``(oh, ow)`` looks at the input window whose top
 ``(oh * stride_h - pad_top, ow * stride_w - pad_left)``; tap ``(i, j)`` of the kernel reads the
 input at ``(top + i * dilation_h, left + j * dilation_w)``.  Taps outside the input read zero
 (convolution) or are skipped (pooling).
+
+``compile_all(decorator)`` compiles every helper for one target; a helper that calls another
+(``window_max`` calls ``span_inside``) then calls the compiled one.
 """
 import math
+import types
 
 
 def tap(out_index, kernel_index, stride, pad, dilation):
@@ -13,30 +17,52 @@ def tap(out_index, kernel_index, stride, pad, dilation):
     return out_index * stride - pad + kernel_index * dilation
 
 
+def span_inside(start, step, count, size):
+    """(first, stop): the q in range(count) with 0 <= start + q * step < size are exactly those
+    with first <= q < stop (none when first >= stop)."""
+    if start >= 0 and start + (count - 1) * step < size:  # the usual case, without a division
+        return 0, count
+    first = (step - 1 - start) // step if start < 0 else 0
+    stop = min(count, (size - start + step - 1) // step) if size > start else 0
+    return first, stop
+
+
+def inside(out_size, kernel_index, stride, pad, dilation, size):
+    """(first, stop), first <= stop: the outputs ``first <= o < stop`` whose tap ``kernel_index``
+    reads inside the input, 0 <= tap(o, kernel_index, ...) < size."""
+    first, stop = span_inside(kernel_index * dilation - pad, stride, out_size, size)
+    return min(first, stop), stop
+
+
 def window_max(plane, top, left, kh, kw, dh, dw):
     """(max, flat index h * W + w) over the window's in-bounds taps, as PyTorch picks it: the
     first maximum in row-major order, except that a NaN always wins (the last NaN).  A window
-    with no tap inside the input gives (-inf, index of its first tap at or below/right of 0)."""
+    with no tap inside the input gives (-inf, index of its first tap at or below/right of 0).
+
+    The loop visits only taps inside the input and picks with selects, not branches (random data
+    would mispredict them); NaNs are rare, so it only notes one and a second pass finds the last."""
     height, width = plane.shape
-    first_h, first_w = top, left
-    while first_h < 0:
-        first_h += dh
-    while first_w < 0:
-        first_w += dw
+    i_first, i_stop = span_inside(top, dh, kh, height)
+    j_first, j_stop = span_inside(left, dw, kw, width)
     best = -math.inf
-    best_index = first_h * width + first_w
-    for i in range(kh):
+    best_index = (top + i_first * dh) * width + left + j_first * dw
+    nan_seen = False
+    for i in range(i_first, i_stop):
         h = top + i * dh
-        if h < 0 or h >= height:
-            continue
-        for j in range(kw):
+        for j in range(j_first, j_stop):
             w = left + j * dw
-            if w < 0 or w >= width:
-                continue
             value = plane[h, w]
-            if value > best or math.isnan(value):
-                best = value
-                best_index = h * width + w
+            larger = value > best
+            best = value if larger else best
+            best_index = h * width + w if larger else best_index
+            nan_seen |= value != value
+    if nan_seen:
+        for i in range(i_first, i_stop):
+            h = top + i * dh
+            for j in range(j_first, j_stop):
+                w = left + j * dw
+                if math.isnan(plane[h, w]):
+                    best, best_index = plane[h, w], h * width + w
     return best, best_index
 
 
@@ -78,3 +104,17 @@ def conv_at(x, weight, n, o, first_channel, top, left, dh, dw):
                 if 0 <= w < width:
                     total += x[n, first_channel + c, h, w] * weight[o, c, i, j]
     return total
+
+
+HELPERS = ("tap", "span_inside", "inside", "window_max", "window_sum", "average_divisor", "conv_at")
+
+
+def compile_all(decorator):
+    """Every helper in ``HELPERS`` compiled with ``decorator`` (``njit(...)`` for the CPU,
+    ``cuda.jit(device=True)`` for CUDA), as a namespace.  Each is compiled from a copy of the
+    function whose global names are the compiled helpers, so calls between them stay compiled."""
+    namespace = {"math": math}
+    for name in HELPERS:
+        fn = globals()[name]
+        namespace[name] = decorator(types.FunctionType(fn.__code__, namespace, name, fn.__defaults__))
+    return types.SimpleNamespace(**{name: namespace[name] for name in HELPERS})

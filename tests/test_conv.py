@@ -96,6 +96,30 @@ def test_max_pool2d_matches_torch(dtype, config, ties, seed):
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("padding", [0, 1])
+def test_max_pool2d_nan_wins_as_in_torch(padding):
+    """A NaN is the maximum of its window, and of two NaNs PyTorch points at the last one; windows
+    without NaN keep the first maximum among ties."""
+    x = np.ones((1, 2, 4, 4))
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan  # two NaNs in one window
+    x[0, 1, 2, 2] = np.nan
+    x[0, 1, 0, 0] = 5.0
+    out, index = F.max_pool2d(md.tensor(x), 2, padding=padding, return_indices=True)
+    expected, expected_index = TF.max_pool2d(torch.tensor(x), 2, padding=padding, return_indices=True)
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    np.testing.assert_array_equal(index.numpy(), expected_index.numpy())
+
+
+@given(start=st.integers(-12, 12), step=st.integers(1, 4), count=st.integers(0, 6), size=st.integers(1, 9))
+def test_span_inside_is_the_set_of_taps_inside(start, step, count, size):
+    """The index helper behind the kernels' bounds-free loops, against a brute-force count."""
+    from kernels import window
+
+    first, stop = window.span_inside(start, step, count, size)
+    assert [q for q in range(count) if first <= q < stop] == [q for q in range(count) if 0 <= start + q * step < size]
+
+
+@pytest.mark.torch
 def test_max_pool2d_window_wholly_in_the_padding():
     """Both libraries give -inf and point the index past the input; minidl sends no gradient there
     (PyTorch's backward would write outside the plane)."""
