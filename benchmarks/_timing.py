@@ -31,13 +31,15 @@ def median_seconds(fn, repeats=20, warmup=3):
     return statistics.median(block_seconds(fn, repeats, warmup))
 
 
-def compare(case, ours, theirs, repeats=20, warmup=3, rounds=5, **extra):
+def compare(case, ours, theirs, repeats=20, warmup=3, rounds=5, pause=0.2, **extra):
     """One table row: median times of minidl's ``ours()`` and torch's ``theirs()`` and their ratio
     (minidl / torch: below 1 means minidl is faster).
 
     Each library is timed in blocks of its own (interleaving single calls lets one library's
     idle-spinning worker threads slow the other down), and the blocks alternate over ``rounds``
-    rounds, so that a slow spell of this shared machine falls on both sides alike; the medians are
+    rounds, so that a slow spell of this shared machine falls on both sides alike, with ``pause``
+    seconds between blocks for the other library's worker threads to stop spinning (OpenBLAS's
+    and OpenMP's wait busily for a while after their last task); the medians are
     taken over all ``repeats`` calls of each side.  The first block of each side starts with
     ``warmup`` untimed calls, every later one with one."""
     per_block = max(1, repeats // rounds)
@@ -45,7 +47,9 @@ def compare(case, ours, theirs, repeats=20, warmup=3, rounds=5, **extra):
     for round_ in range(rounds):
         block_warmup = warmup if round_ == 0 else 1
         ours_times += block_seconds(ours, per_block, block_warmup)
+        time.sleep(pause)
         theirs_times += block_seconds(theirs, per_block, block_warmup)
+        time.sleep(pause)
     m, t = statistics.median(ours_times), statistics.median(theirs_times)
     return {"case": case, "minidl_ms": 1e3 * m, "torch_ms": 1e3 * t, "ratio": m / t, **extra}
 

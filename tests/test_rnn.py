@@ -387,21 +387,45 @@ def test_lstm_kernels_match_their_array_module_twin(dtype, monkeypatch):
         assert_close(mine, expected, 1e-12 if dtype == "float64" else 1e-5, 1e-12 if dtype == "float64" else 1e-5, "lstm step")
 
 
+def _float32_gate_kernel(block, x):
+    """Run the float32 forward kernel with H = 1 and ``x`` as the pre-activations of gate
+    ``block`` (0 = i, 2 = g); returns that block's activations."""
+    from kernels import recurrent as K
+
+    gates = np.zeros((x.size, 4), np.float32)
+    gates[:, block] = x
+    with np.errstate(over="ignore"):
+        exp_negative = np.exp(-gates)
+    K.lstm_gates_forward_float32(gates, exp_negative, np.zeros((x.size, 1), np.float32), *(np.empty((x.size, 1), np.float32) for _ in range(3)))
+    return gates[:, block]
+
+
+def _ulps(ours, exact):
+    return np.abs(ours - exact) / np.spacing(np.abs(exact).astype(np.float32))
+
+
 def test_float32_tanh_kernel_is_within_6_ulp():
     """The rational tanh of the float32 LSTM kernel against tanh in float64, on a dense grid that
     covers the clamp at |x| = 9, tiny inputs and zero."""
-    from kernels import recurrent as K
-
     x = np.concatenate([np.linspace(-12, 12, 1_000_001), np.geomspace(1e-30, 1, 10_001), [0.0]]).astype(np.float32)
     x = np.concatenate([x, -x])
-    gates = np.zeros((x.size, 4), np.float32)
-    gates[:, 2] = x  # the g block (H = 1) is a tanh
-    K.lstm_gates_forward_float32(gates, np.ones_like(gates), np.zeros((x.size, 1), np.float32), *(np.empty((x.size, 1), np.float32) for _ in range(3)))
-    ours = gates[:, 2]
-    exact = np.tanh(x.astype(np.float64))
-    ulps = np.abs(ours - exact) / np.spacing(np.abs(exact).astype(np.float32))
+    ours = _float32_gate_kernel(2, x)
+    ulps = _ulps(ours, np.tanh(x.astype(np.float64)))
     assert ulps.max() <= 6, f"{ulps.max():.1f} ulp at x = {x[ulps.argmax()]}"
     assert np.all(np.abs(ours) <= 1) and ours[x.size // 2 - 1] == 0
+
+
+def test_float32_sigmoid_kernel_is_within_4_ulp():
+    """The kernel's sigmoid 1 / (1 + e^-a), e^-a from NumPy: within 4 ulp of the float64 value
+    wherever that is a normal float32, saturated gates included (sigmoid(-80) = 1.8e-35), and
+    between 0 and 1 everywhere."""
+    a = np.concatenate([np.linspace(-100, 100, 2_000_001), [-np.inf, np.inf]]).astype(np.float32)
+    ours = _float32_gate_kernel(0, a)
+    exact = 1 / (1 + np.exp(-a.astype(np.float64)))
+    normal = exact >= np.finfo(np.float32).tiny
+    ulps = _ulps(ours[normal], exact[normal])
+    assert ulps.max() <= 4, f"{ulps.max():.1f} ulp at a = {a[normal][ulps.argmax()]}"
+    assert np.all((ours >= 0) & (ours <= 1)) and np.all(ours[~normal] < 1e-37)
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
