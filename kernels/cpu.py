@@ -126,21 +126,49 @@ def col2im(cols, dx, out_size, kernel, stride, padding, dilation):
                         add_taps(row, (n * out_h + oh) * out_w, ow_first, ow_stop, line, w_first, stride[1])
 
 
+@_jit
+def max_pool_plane(plane, out, argmax, kernel, stride, padding, dilation):
+    """Max pooling of one (n, c) plane: out[oh, ow] = the max of window (oh, ow), argmax[oh, ow]
+    = its flat index h * W + w in the plane."""
+    out_h, out_w = out.shape
+    for oh in range(out_h):
+        top = tap(oh, 0, stride[0], padding[0], 1)
+        for ow in range(out_w):
+            left = tap(ow, 0, stride[1], padding[1], 1)
+            out[oh, ow], argmax[oh, ow] = window_max(plane, top, left, kernel[0], kernel[1], dilation[0], dilation[1])
+
+
 @kernel
-def max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
+def max_pool_general_forward(x, out, argmax, kernel, stride, padding, dilation):
     """out = the max of each window; argmax = its flat index h * W + w in the input plane."""
-    n_batch, channels, _, _ = x.shape
-    _, _, out_h, out_w = out.shape
+    n_batch, channels = x.shape[:2]
     for item in prange(n_batch * channels):
         n, c = item // channels, item % channels
-        plane = x[n, c]
-        for oh in range(out_h):
-            top = tap(oh, 0, stride[0], padding[0], 1)
-            for ow in range(out_w):
-                left = tap(ow, 0, stride[1], padding[1], 1)
-                value, index = window_max(plane, top, left, kernel[0], kernel[1], dilation[0], dilation[1])
-                out[n, c, oh, ow] = value
-                argmax[n, c, oh, ow] = index
+        max_pool_plane(x[n, c], out[n, c], argmax[n, c], kernel, stride, padding, dilation)
+
+
+@kernel
+def max_pool_2x2_forward(x, out, argmax):
+    """``max_pool_general_forward`` for 2x2 windows at stride 2 without padding or dilation, the
+    pooling most CNNs use: with the geometry a constant, the compiler unrolls each window (about
+    2x faster, measured)."""
+    n_batch, channels = x.shape[:2]
+    for item in prange(n_batch * channels):
+        n, c = item // channels, item % channels
+        max_pool_plane(x[n, c], out[n, c], argmax[n, c], (2, 2), (2, 2), (0, 0), (1, 1))
+
+
+def _is_2x2(kernel, stride, padding):
+    """Is this the 2x2 window at stride 2 without padding that most CNNs pool with?"""
+    return (kernel, stride, padding) == ((2, 2), (2, 2), (0, 0))
+
+
+def max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
+    """out = the max of each window; argmax = its flat index h * W + w in the input plane
+    (``max_pool_2x2_forward`` for the common 2x2 / stride 2 case, the general loops otherwise)."""
+    if _is_2x2(kernel, stride, padding) and dilation == (1, 1):
+        return max_pool_2x2_forward(x, out, argmax)
+    return max_pool_general_forward(x, out, argmax, kernel, stride, padding, dilation)
 
 
 @kernel
