@@ -158,15 +158,10 @@ def max_pool_2x2_forward(x, out, argmax):
         max_pool_plane(x[n, c], out[n, c], argmax[n, c], (2, 2), (2, 2), (0, 0), (1, 1))
 
 
-def _is_2x2(kernel, stride, padding):
-    """Is this the 2x2 window at stride 2 without padding that most CNNs pool with?"""
-    return (kernel, stride, padding) == ((2, 2), (2, 2), (0, 0))
-
-
 def max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
     """out = the max of each window; argmax = its flat index h * W + w in the input plane
     (``max_pool_2x2_forward`` for the common 2x2 / stride 2 case, the general loops otherwise)."""
-    if _is_2x2(kernel, stride, padding) and dilation == (1, 1):
+    if (kernel, stride, padding, dilation) == ((2, 2), (2, 2), (0, 0), (1, 1)):
         return max_pool_2x2_forward(x, out, argmax)
     return max_pool_general_forward(x, out, argmax, kernel, stride, padding, dilation)
 

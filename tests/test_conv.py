@@ -111,13 +111,14 @@ def test_max_pool2d_nan_wins_as_in_torch(padding):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("size", [(4, 4), (5, 7)])
-def test_max_pool2d_2x2_path_matches_torch_on_ties(size):
-    """The unrolled 2x2 / stride 2 kernel (odd sizes drop the last row or column) on inputs full of
-    ties: values, indices and the routed gradient as PyTorch."""
+@pytest.mark.parametrize("size, ceil_mode", [((4, 4), False), ((5, 7), False), ((5, 7), True)])
+def test_max_pool2d_2x2_path_matches_torch_on_ties(size, ceil_mode):
+    """The unrolled 2x2 / stride 2 kernel (odd sizes drop the last row or column, or with
+    ceil_mode keep a clipped window) on inputs full of ties: values, indices and the routed
+    gradient as PyTorch."""
     x = np.random.default_rng(1).integers(0, 2, (2, 3) + size).astype(float)
-    check_against_torch(lambda t: F.max_pool2d(t, 2, return_indices=True), lambda t: TF.max_pool2d(t, 2, return_indices=True),
-                        [x], rtol=1e-12, atol=1e-12)
+    options = dict(kernel_size=2, ceil_mode=ceil_mode, return_indices=True)
+    check_against_torch(lambda t: F.max_pool2d(t, **options), lambda t: TF.max_pool2d(t, **options), [x], rtol=1e-12, atol=1e-12)
 
 
 @given(start=st.integers(-12, 12), step=st.integers(1, 4), count=st.integers(0, 6), size=st.integers(1, 9))
