@@ -2,10 +2,12 @@
 
 - ``kernels.window``: the per-window arithmetic (which input pixel a kernel tap reads, the max of
   a pooling window, the divisor of an average), written once as plain Python.
-- ``kernels.cpu``: those helpers compiled with ``@njit``, inside ``@njit(parallel=True)`` loops
-  over NumPy arrays.
+- ``kernels.cpu``: those helpers compiled with ``@njit`` (``window.compile_all``), inside
+  ``@njit(parallel=True)`` loops over NumPy arrays.
 - ``kernels.cuda``: the same helpers compiled as CUDA device functions, inside ``@cuda.jit``
   kernels launched on CuPy arrays (Numba takes them through ``__cuda_array_interface__``).
+- ``kernels.recurrent``: the LSTM's elementwise gate arithmetic, forward (float32) and backward,
+  one compiled pass each over a step's gate array (CPU).
 
 Every kernel writes into output arrays that the caller allocates, so the same call works on
 NumPy and CuPy arrays.  Geometry arguments are pairs ``(rows, cols)``: ``out_size``, ``kernel``,
