@@ -6,8 +6,7 @@ recurrent step those passes cost more than the matrix products.  The forward kee
 e^-a for the sigmoids (vectorized, and accurate relative to tiny results of saturated gates); its
 tanh is a rational function that vectorizes too, within a few ulp of the exact value.
 ``minidl.ops.recurrent`` uses these on NumPy arrays and its array-module code (the readable twin)
-on CuPy arrays.  Gate blocks
-are PyTorch's: i, f, g, o, each H columns wide.
+on CuPy arrays.  Gate blocks are PyTorch's: i, f, g, o, each H columns wide.
 
 ``error_model="numpy"`` lets a division by zero give inf instead of raising (Python's rule, which
 keeps LLVM from vectorizing a loop that divides); ``fastmath={"contract"}`` lets it fuse a * b + c

@@ -215,8 +215,9 @@ def _lstm_gates_forward(gates, c, tanh_c, h_new):
     fused = fused_lstm_kernels(gates)
     c_new = xp.empty_like(tanh_c)
     if fused is not None and gates.dtype == np.float32 and c.dtype == np.float32:
+        exp_negative = xp.negative(gates)
         with np.errstate(over="ignore"):  # e^-a = inf for a < -88 gives sigmoid 0, which is right
-            exp_negative = xp.exp(xp.negative(gates))
+            xp.exp(exp_negative, out=exp_negative)
         fused.lstm_gates_forward_float32(gates, exp_negative, c, c_new, tanh_c, h_new)
         return c_new
     i, f, g, o = _blocks(gates, 4)
