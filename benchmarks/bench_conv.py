@@ -1,4 +1,4 @@
-"""conv2d and pooling: minidl (im2col and direct) against PyTorch CPU, in one run.
+"""conv2d and pooling: minidl (im2col and direct) against PyTorch CPU, in one run, both on 2 threads.
 
     python benchmarks/bench_conv.py [--repeats 20] [--out benchmarks/results/conv.json]
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _timing  # noqa: E402
@@ -130,7 +131,8 @@ def main():
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "conv.json"))
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
-    rows = timing_rows(args.repeats)
+    with threadpool_limits(THREADS, user_api="blas"):  # minidl uses as many threads as BLAS
+        rows = timing_rows(args.repeats)
     _timing.print_table(f"conv2d and pooling, float32, batch 64, torch on {THREADS} threads", rows)
     compile_times = first_call_seconds()
     memory = peak_memory(CONV_CASES[1][1], CONV_CASES[1][2])

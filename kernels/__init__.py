@@ -3,7 +3,8 @@
 - ``kernels.window``: the per-window arithmetic (which input pixel a kernel tap reads, the max of
   a pooling window, the divisor of an average), written once as plain Python.
 - ``kernels.cpu``: those helpers compiled with ``@njit`` (``window.compile_all``), inside
-  ``@njit(parallel=True)`` loops over NumPy arrays.
+  ``@njit(parallel=True)`` loops over NumPy arrays; im2col and col2im are serial and release the
+  GIL, for ``minidl.parallel`` to run them on several chunks of a batch at once.
 - ``kernels.cuda``: the same helpers compiled as CUDA device functions, inside ``@cuda.jit``
   kernels launched on CuPy arrays (Numba takes them through ``__cuda_array_interface__``).
 - ``kernels.recurrent``: the LSTM's elementwise gate arithmetic, forward (float32) and backward,

@@ -78,13 +78,10 @@ class Context:
     ``ctx.save_for_backward(*arrays)`` stores arrays that ``ctx.saved`` gives back; any other
     value can be kept as an attribute (``ctx.dim = dim``).  ``ctx.needs_input_grad[i]`` tells
     backward whether input ``i`` wants a gradient at all, so it can skip work.
-    ``ctx.last_use`` is True while backward runs for the last time (the graph is freed right
-    after), so backward may overwrite its saved arrays to save memory.
     """
 
     def __init__(self, needs_input_grad):
         self.needs_input_grad = needs_input_grad
-        self.last_use = False
         self._saved = ()
         self._freed = False
 
@@ -341,7 +338,6 @@ def iter_backward(tensor, gradient=None, retain_graph=False):
         grad_outputs = _fill_missing(node, received.pop(node))
         for index, retained in node.retained.items():
             _accumulate_into_leaf(retained, grad_outputs[index])
-        node.ctx.last_use = not retain_graph
         grad_inputs = _call_backward(node, grad_outputs)
         for edge, grad_in, (shape, dtype) in zip(node.edges, grad_inputs, node.input_meta):
             if edge is None:
