@@ -7,7 +7,7 @@
 """
 import numpy as _np
 
-from minidl import functional
+from minidl import functional, heap  # noqa: F401  (heap: big freed arrays stay for reuse)
 from minidl.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from minidl.backend import cupy_usable, default_dtype, get_default_dtype, manual_seed, set_default_dtype
 from minidl.config import config

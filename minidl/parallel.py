@@ -12,13 +12,20 @@ arithmetic skips those trips (the MNIST 32->64 convolution, forward+backward: ~1
 minidl uses as many threads as BLAS does: set ``OPENBLAS_NUM_THREADS`` or use
 ``threadpoolctl.threadpool_limits`` to change both.  With one thread, chunks run in order on the
 calling thread.
+
+Small matrix products (``product``) run on one BLAS thread.  Threads gain nothing on them, and
+after a threaded product OpenBLAS's idle workers spin for ~0.1 s, taking a core from whatever runs
+next: in an MNIST CNN training step, the Linear layer's three tiny products made the
+convolutions that followed 1.6x slower (measured).
 """
 import concurrent.futures
+import contextlib
 import threading
 
 from minidl import backend
 
 CACHE_BYTES = 1 << 20  # the scratch arrays of one chunk aim at this size: one core's L2 cache here
+SMALL_PRODUCT = 1 << 22  # m * k * n below which a product runs on one BLAS thread (8 MFLOP)
 
 _blas = None
 _pool, _pool_size = None, 0
@@ -40,6 +47,38 @@ def cpu_threads():
     return max((library.num_threads for library in _blas_libraries().lib_controllers), default=1)
 
 
+def _on_main_thread():
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """BLAS on one thread inside the block (blocks may nest).  Only the main thread changes the
+    count: OpenBLAS did not keep a count set from another thread (measured), so there the block
+    leaves BLAS as it is."""
+    if not _on_main_thread():
+        yield
+        return
+    libraries = _blas_libraries().lib_controllers
+    saved = [library.num_threads for library in libraries]
+    for library in libraries:
+        library.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for library, threads in zip(libraries, saved):
+            library.set_num_threads(threads)
+
+
+def product(a, b):
+    """``a @ b``; on one BLAS thread when the product is small (below ``SMALL_PRODUCT``
+    multiply-adds) and the arrays are NumPy's."""
+    if backend.is_cupy_array(a) or a.size * (b.shape[-1] if b.ndim > 1 else 1) >= SMALL_PRODUCT:
+        return a @ b
+    with one_blas_thread():
+        return a @ b
+
+
 def _thread_pool(workers):
     """A pool of at least ``workers`` threads, kept from one call to the next."""
     global _pool, _pool_size
@@ -50,9 +89,9 @@ def _thread_pool(workers):
 
 
 def batch_chunks(array, sample_bytes):
-    """Slices of the batch axis of ``array``, ``cpu_threads()`` or a multiple of it, of sizes that
-    differ by at most one sample and whose scratch arrays (``sample_bytes`` a sample) take about
-    ``CACHE_BYTES``.  CuPy arrays get one chunk, the whole batch: a GPU takes it at once."""
+    """Slices of the batch axis of ``array``, of sizes that differ by at most one sample and whose
+    scratch arrays (``sample_bytes`` a sample) take about ``CACHE_BYTES``; ``cpu_threads()`` of
+    them or a multiple (unless there are fewer samples than that).  CuPy arrays get one chunk, the whole batch: a GPU takes it at once."""
     n_batch = array.shape[0]
     if backend.is_cupy_array(array):
         return [slice(0, n_batch)]
@@ -67,8 +106,9 @@ def batch_chunks(array, sample_bytes):
 def map_chunks(fn, chunks):
     """``[fn(chunk) for chunk in chunks]``, the chunks shared out over ``cpu_threads()`` threads
     (thread t takes chunks t, t + T, t + 2T, ...), BLAS on one thread meanwhile.  A single chunk,
-    or a single thread, runs on the calling thread with BLAS as it is."""
-    threads = min(cpu_threads(), len(chunks))
+    a single thread, or a call from a thread other than the main one (``one_blas_thread``) runs
+    the chunks in order on the calling thread, with BLAS as it is."""
+    threads = min(cpu_threads(), len(chunks)) if _on_main_thread() else 1
     if threads == 1:
         return [fn(chunk) for chunk in chunks]
     pool = _thread_pool(threads - 1)
@@ -76,7 +116,7 @@ def map_chunks(fn, chunks):
     def run_share(thread):
         return [fn(chunk) for chunk in chunks[thread::threads]]
 
-    with _blas_libraries().limit(limits=1):
+    with one_blas_thread():
         others = [pool.submit(run_share, thread) for thread in range(1, threads)]
         try:
             mine = run_share(0)

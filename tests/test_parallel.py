@@ -23,8 +23,8 @@ def test_batch_chunks_cover_the_batch_in_even_cache_sized_parts(n_batch, sample_
     sizes = [chunk.stop - chunk.start for chunk in chunks]
     assert max(sizes) - min(sizes) <= 1
     assert (max(sizes) - 1) * sample_bytes <= parallel.CACHE_BYTES
-    if n_batch >= threads:
-        assert len(chunks) % threads == 0
+    if n_batch >= threads:  # every thread gets as many chunks, unless each chunk is one sample
+        assert len(chunks) % threads == 0 or max(sizes) == 1
 
 
 def test_map_chunks_keeps_order_uses_the_threads_and_one_blas_thread_each():
@@ -87,3 +87,37 @@ def test_conv2d_on_two_threads_without_an_input_gradient():
     with threadpool_limits(2, user_api="blas"):
         F.conv2d(md.tensor(x), w).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), one_thread, rtol=1e-12)
+
+
+def test_one_blas_thread_nests_and_restores():
+    with threadpool_limits(2, user_api="blas"):
+        with parallel.one_blas_thread():
+            assert parallel.cpu_threads() == 1
+            with parallel.one_blas_thread():
+                assert parallel.cpu_threads() == 1
+            assert parallel.cpu_threads() == 1
+        assert parallel.cpu_threads() == 2
+
+
+def test_off_the_main_thread_chunks_run_in_order_and_blas_is_left_alone():
+    seen = []
+
+    def from_a_thread():
+        with parallel.one_blas_thread():
+            seen.append(parallel.cpu_threads())
+        seen.append(parallel.map_chunks(lambda chunk: threading.current_thread().name, [slice(0, 1), slice(1, 2)]))
+
+    with threadpool_limits(2, user_api="blas"):
+        worker = threading.Thread(target=from_a_thread, name="user thread")
+        worker.start()
+        worker.join()
+    assert seen == [2, ["user thread", "user thread"]]
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((2, 3, 4), (4,)), ((300, 200), (200, 100))], ids=str)
+def test_product_is_matmul_small_or_large(shapes):
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s) for s in shapes)
+    with threadpool_limits(2, user_api="blas"):
+        np.testing.assert_array_equal(parallel.product(a, b), a @ b)
+        assert parallel.cpu_threads() == 2

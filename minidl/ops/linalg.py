@@ -1,6 +1,7 @@
 """Matrix products: matmul (batched, NumPy's rules) and the fused affine map of ``Linear``."""
 from minidl.autograd import Function, sum_to_shape
 from minidl.ops.common import promote_operands
+from minidl.parallel import product
 
 
 def _swap_last(x):
@@ -14,7 +15,7 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a @ b
+        return product(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -22,8 +23,8 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a  # a vector on the left is a row
         b2 = b[:, None] if b.ndim == 1 else b  # a vector on the right is a column
         grad = grad.reshape(_matrix_grad_shape(grad.shape, a.ndim, b.ndim))
-        grad_a = sum_to_shape(grad @ _swap_last(b2), a2.shape).reshape(a.shape) if ctx.needs_input_grad[0] else None
-        grad_b = sum_to_shape(_swap_last(a2) @ grad, b2.shape).reshape(b.shape) if ctx.needs_input_grad[1] else None
+        grad_a = sum_to_shape(product(grad, _swap_last(b2)), a2.shape).reshape(a.shape) if ctx.needs_input_grad[0] else None
+        grad_b = sum_to_shape(product(_swap_last(a2), grad), b2.shape).reshape(b.shape) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
 
@@ -44,15 +45,15 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         ctx.save_for_backward(x, weight)
-        out = x @ weight.T
+        out = product(x, weight.T)
         return out if bias is None else out + bias
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved
-        grad_x = grad @ weight if ctx.needs_input_grad[0] else None
+        grad_x = product(grad, weight) if ctx.needs_input_grad[0] else None
         flat_grad = grad.reshape(-1, grad.shape[-1])
-        grad_w = flat_grad.T @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        grad_w = product(flat_grad.T, x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
         grads = (grad_x, grad_w)
         if len(ctx.needs_input_grad) == 3:
             grads += (flat_grad.sum(axis=0),)
