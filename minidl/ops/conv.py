@@ -27,14 +27,19 @@ def _grouped_matmul(a, b, out=None):
     return out
 
 
-def _products_into(out, weight_rows, by_group):
-    """out[n, group rows, p] = (weight_rows[group] @ by_group[group])[:, (n, p)]: the forward
-    product, one per group, rearranged from (O, N * OH * OW) to out's (N, O, OH * OW) layout."""
+def _products_into(out, weight_rows, by_group, bias):
+    """out[n, group rows, p] = (weight_rows[group] @ by_group[group])[:, (n, p)] + bias: the
+    forward product, one per group, rearranged from (O, N * OH * OW) to out's (N, O, OH * OW)
+    layout.  The bias goes onto the product's contiguous rows before that copy (half the time of
+    adding it during the copy, measured)."""
     n_batch, positions = out.shape[0], out.shape[2]
     group_out = weight_rows.shape[1]
     for group in range(weight_rows.shape[0]):
+        rows = slice(group * group_out, (group + 1) * group_out)
         product = weight_rows[group].dot(by_group[group])
-        out[:, group * group_out : (group + 1) * group_out] = product.reshape(group_out, n_batch, positions).transpose(1, 0, 2)
+        if bias is not None:
+            product += bias[rows].reshape(-1, 1)
+        out[:, rows] = product.reshape(group_out, n_batch, positions).transpose(1, 0, 2)
 
 
 def _with_bias(out, bias):
@@ -52,10 +57,10 @@ def _columns(kernels, x, geometry):
     return cols.reshape(geometry.groups, -1, cols.shape[1])
 
 
-def _chunks(x, geometry):
-    """The batch cut into chunks whose columns fit in a core's cache (``minidl.parallel``)."""
+def _chunks(x, out_channels, geometry):
+    """The batch cut into chunks whose columns and output fit in a core's cache (``minidl.parallel``)."""
     kh, kw = geometry.kernel
-    sample_bytes = x.shape[1] * kh * kw * geometry.out_size[0] * geometry.out_size[1] * x.itemsize
+    sample_bytes = (x.shape[1] * kh * kw + out_channels) * geometry.out_size[0] * geometry.out_size[1] * x.itemsize
     return parallel.batch_chunks(x, sample_bytes)
 
 
@@ -76,11 +81,9 @@ class Conv2dIm2col(Function):
         weight_rows = weight.reshape(geometry.groups, weight.shape[0] // geometry.groups, -1)
 
         def forward_chunk(samples):
-            _products_into(out[samples], weight_rows, _columns(kernels, x[samples], geometry))
-            if bias is not None:
-                out[samples] += bias.reshape(-1, 1)
+            _products_into(out[samples], weight_rows, _columns(kernels, x[samples], geometry), bias)
 
-        parallel.map_chunks(forward_chunk, _chunks(x, geometry))
+        parallel.map_chunks(forward_chunk, _chunks(x, weight.shape[0], geometry))
         ctx.save_for_backward(x, weight_rows)
         ctx.geometry, ctx.weight_shape = geometry, weight.shape
         return out.reshape(x.shape[0], weight.shape[0], out_h, out_w)
@@ -91,21 +94,23 @@ class Conv2dIm2col(Function):
         xp, kernels = backend.get_array_module(grad), kernel_module(grad)
         geometry = ctx.geometry
         need_input, need_weight = ctx.needs_input_grad[:2]
+        need_bias = len(ctx.needs_input_grad) == 3
         dx = xp.zeros(x.shape, dtype=grad.dtype) if need_input else None
 
         def backward_chunk(samples):
             by_group = _columns(kernels, x[samples], geometry)
             grad_rows = grad[samples].transpose(1, 0, 2, 3).reshape(geometry.groups, weight_rows.shape[1], -1)
             dweight = _grouped_matmul(grad_rows, by_group.transpose(0, 2, 1)) if need_weight else None
+            dbias = grad_rows.sum(axis=2).reshape(-1) if need_bias else None  # rows in cache: faster than at the end
             if need_input:  # the columns are no longer needed: dcols is written over them
                 grad_cols = _grouped_matmul(weight_rows.transpose(0, 2, 1), grad_rows, out=by_group)
                 kernels.col2im(grad_cols.reshape(-1, grad_rows.shape[2]), dx[samples], *geometry[:5])
-            return dweight
+            return dweight, dbias
 
-        dweights = parallel.map_chunks(backward_chunk, _chunks(x, geometry))
+        dweights, dbiases = zip(*parallel.map_chunks(backward_chunk, _chunks(x, ctx.weight_shape[0], geometry)))
         grads = [dx, sum(dweights).reshape(ctx.weight_shape) if need_weight else None]
-        if len(ctx.needs_input_grad) == 3:
-            grads.append(grad.sum(axis=(0, 2, 3)))
+        if need_bias:
+            grads.append(sum(dbiases))
         return tuple(grads)
 
 
