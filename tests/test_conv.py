@@ -156,6 +156,17 @@ def test_avg_pool2d_matches_torch(dtype, config, count_include_pad, divisor_over
                         rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("size, ceil_mode", [((4, 4), False), ((5, 7), False), ((5, 7), True)])
+@pytest.mark.parametrize("count_include_pad, divisor_override", [(True, None), (False, None), (True, 3)])
+def test_avg_pool2d_2x2_path_matches_torch(size, ceil_mode, count_include_pad, divisor_override):
+    """The unrolled 2x2 / stride 2 kernels, with the clipped last window of ceil_mode and each
+    divisor rule."""
+    x = np.random.default_rng(2).standard_normal((2, 3) + size)
+    options = dict(kernel_size=2, ceil_mode=ceil_mode, count_include_pad=count_include_pad, divisor_override=divisor_override)
+    check_against_torch(lambda t: F.avg_pool2d(t, **options), lambda t: TF.avg_pool2d(t, **options), [x], rtol=1e-12, atol=1e-12)
+
+
 @settings(max_examples=6)
 @given(config=pool_configs(max_size=5), seed=st.integers(0, 2**31))
 def test_pooling_gradcheck(config, seed):
