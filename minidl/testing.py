@@ -7,6 +7,7 @@ import numpy as np
 from minidl import backend
 from minidl.autograd import no_grad
 from minidl.exercises import EXERCISES, Verdict, check_exercise
+from minidl.ops.arithmetic import where
 from minidl.tensor import Tensor, tensor
 
 
@@ -23,7 +24,8 @@ def _float_outputs(outputs):
 
 
 def _projection(outputs, seed):
-    """Fixed random weights r_k, one array per floating output: the checked scalar is sum_k <out_k, r_k>."""
+    """Fixed random weights r_k, one array per floating output: the checked scalar is sum_k <out_k, r_k>
+    (over the finite elements of each output)."""
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(o.shape) for o in _float_outputs(outputs)]
 
@@ -31,9 +33,9 @@ def _projection(outputs, seed):
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """Check ``backward`` against central differences, in float64.
 
-    The checked function is L = sum_k <fn(*inputs)_k, r_k> for fixed random r_k, so one backward
-    gives every partial derivative dL/dx_i, and each is compared with
-    (L(x_i + eps) - L(x_i - eps)) / (2 eps).  Passes when |analytic - numeric| <= atol + rtol |numeric|
+    The checked function is L = sum_k <fn(*inputs)_k, r_k> for fixed random r_k (over the finite
+    elements of the outputs), so one backward gives every partial derivative dL/dx_i, and each is
+    compared with (L(x_i + eps) - L(x_i - eps)) / (2 eps).  Passes when |analytic - numeric| <= atol + rtol |numeric|
     for every element of every input that requires grad; otherwise raises ``GradcheckError`` naming
     the input and element.  Returns True.
     """
@@ -45,14 +47,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         if inputs[i].dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} must be float64 for central differences, got {inputs[i].dtype}")
     leaves = [x.detach().requires_grad_() if i in checked else x for i, x in enumerate(inputs)]
-    weights = _projection(fn(*leaves), seed)
+    outputs = _float_outputs(fn(*leaves))
+    weights = [Tensor(backend.to_device(w, o.device)) for o, w in zip(outputs, _projection(outputs, seed))]
+    # Only finite outputs count: a max-pool window wholly in the padding is -inf whatever the input,
+    # and inf * r would turn L, and with it every comparison below, into nan.
+    finite = [o.xp.isfinite(o.data) for o in outputs]
 
     def objective():
-        outputs = _float_outputs(fn(*leaves))
-        return sum(float((o.data * backend.to_device(w, o.device)).sum()) for o, w in zip(outputs, weights))
+        pairs = zip(_float_outputs(fn(*leaves)), finite, weights)
+        return sum(float((o.xp.where(m, o.data, 0) * w.data).sum()) for o, m, w in pairs)
 
-    outputs = _float_outputs(fn(*leaves))
-    total = sum((o * Tensor(backend.to_device(w, o.device))).sum() for o, w in zip(outputs, weights))
+    total = sum((where(m, o, 0.0) * w).sum() for o, m, w in zip(outputs, finite, weights))
     total.backward()
     for i in checked:
         leaf = leaves[i]
@@ -69,10 +74,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
                 numeric[index] = (plus - minus) / (2 * eps)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():
-            where = tuple(int(k) for k in np.argwhere(bad)[0])
+            element = tuple(int(k) for k in np.argwhere(bad)[0])
             raise GradcheckError(
-                f"gradcheck: input {i} (shape {leaf.shape}) element {where}: analytic {analytic[where]:.10g} "
-                f"vs numeric {numeric[where]:.10g}; {int(bad.sum())} of {bad.size} elements differ"
+                f"gradcheck: input {i} (shape {leaf.shape}) element {element}: analytic {analytic[element]:.10g} "
+                f"vs numeric {numeric[element]:.10g}; {int(bad.sum())} of {bad.size} elements differ"
             )
     return True
 

@@ -239,3 +239,25 @@ def test_cuda_without_a_usable_gpu_is_a_clear_error():
 def test_unknown_device_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         md.zeros(2, device="tpu")
+
+
+class WrongNextToInfinity(Function):
+    """out = [2 x, -inf]; its backward claims d out_0 / dx = 1 (should be 2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.concatenate([2 * x, [-np.inf]])
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[:1]
+
+
+def test_gradcheck_skips_infinite_outputs_and_still_checks_the_rest():
+    """A max-pool window wholly in the padding is -inf: gradcheck leaves it out (inf * r made the
+    objective nan, and nan compares as "no difference"), and still catches a wrong gradient."""
+    with np.errstate(invalid="raise"):
+        x = leaf(np.ones((1, 1, 1, 1)))
+        assert gradcheck(lambda t: md.functional.max_pool2d(t, (2, 1), 1, (1, 0), dilation=(2, 1)), [x])
+        with pytest.raises(AssertionError, match="analytic"):
+            gradcheck(lambda t: WrongNextToInfinity.apply(t), [leaf([1.0])])
