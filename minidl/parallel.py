@@ -91,7 +91,8 @@ def _thread_pool(workers):
 def batch_chunks(array, sample_bytes):
     """Slices of the batch axis of ``array``, of sizes that differ by at most one sample and whose
     scratch arrays (``sample_bytes`` a sample) take about ``CACHE_BYTES``; ``cpu_threads()`` of
-    them or a multiple (unless there are fewer samples than that).  CuPy arrays get one chunk, the whole batch: a GPU takes it at once."""
+    them or a multiple, unless there are fewer samples than that.  CuPy arrays get one chunk, the
+    whole batch: a GPU takes it at once."""
     n_batch = array.shape[0]
     if backend.is_cupy_array(array):
         return [slice(0, n_batch)]

@@ -35,9 +35,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
     The checked function is L = sum_k <fn(*inputs)_k, r_k> for fixed random r_k (over the finite
     elements of the outputs), so one backward gives every partial derivative dL/dx_i, and each is
-    compared with (L(x_i + eps) - L(x_i - eps)) / (2 eps).  Passes when |analytic - numeric| <= atol + rtol |numeric|
-    for every element of every input that requires grad; otherwise raises ``GradcheckError`` naming
-    the input and element.  Returns True.
+    compared with (L(x_i + eps) - L(x_i - eps)) / (2 eps).  Passes when
+    |analytic - numeric| <= atol + rtol |numeric| for every element of every input that requires
+    grad; otherwise raises ``GradcheckError`` naming the input and element.  Returns True.
     """
     inputs = list(inputs)
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
