@@ -3,20 +3,19 @@ import argparse
 import inspect
 import sys
 
-from minidl.cli_types import non_negative_int, positive_float, positive_int
+from minidl import __version__
+from minidl.cli_types import (
+    DefaultsHelpFormatter,
+    file_given_as_directory,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from minidl.demo import train_digits_mlp
 from minidl.tune.cli import add_tune_parser
 
 # The demo's defaults live in one place, the signature of train_digits_mlp.
 DEMO_DEFAULTS = {name: p.default for name, p in inspect.signature(train_digits_mlp).parameters.items()}
-
-
-class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows "(default: ...)" after an option's help, except for a default of None (whose help
-    then says what happens)."""
-
-    def _get_help_string(self, action):
-        return action.help if action.default is None else super()._get_help_string(action)
 
 
 def run_demo(args):
@@ -25,13 +24,14 @@ def run_demo(args):
 
 def run_train(args):
     """Run ``python -m minidl train``; bad input ends with one line on stderr and exit code 1
-    (2 for a missing option), never a traceback."""
+    (2 for options that do not fit together), never a traceback."""
     from minidl.data import DataError
     from minidl.serialization import SerializationError
     from minidl.train.command import TrainingFailed, train_and_report
 
-    if args.dataset == "mnist" and args.data_dir is None:
-        print("error: --dataset mnist needs --data-dir DIR, the folder of the four MNIST IDX files", file=sys.stderr)
+    problem = train_option_problem(args)
+    if problem is not None:
+        print("error: " + problem, file=sys.stderr)
         return 2
     options = {name: value for name, value in vars(args).items() if name not in ("run", "quiet")}
     try:
@@ -40,6 +40,20 @@ def run_train(args):
         print("error: " + " ".join(str(err).split()), file=sys.stderr)
         return 1
     return 0
+
+
+def train_option_problem(args):
+    """What is wrong with the ``train`` options as a whole, in one sentence; None when nothing is.
+
+    ``--data-dir`` without ``--dataset mnist`` is refused, not ignored: whoever gives a folder
+    expects to train on it, and an accuracy measured on the bundled digits would look like theirs."""
+    if args.dataset == "mnist" and args.data_dir is None:
+        return "--dataset mnist needs --data-dir DIR, the folder of the four MNIST IDX files"
+    if args.dataset != "mnist" and args.data_dir is not None:
+        return (f"--data-dir is read only with --dataset mnist: the digits come with scikit-learn, so {args.data_dir} "
+                "would not be read; add --dataset mnist to train on its files, or leave --data-dir out")
+    return (file_given_as_directory("--data-dir", args.data_dir, "the folder of the four MNIST IDX files")
+            or file_given_as_directory("--out", args.out, "a folder for curves.png, confusion.png and best.npz"))
 
 
 def per_choice(defaults, pick):
@@ -64,7 +78,8 @@ def add_train_command(commands):
     add = train.add_argument
     add("--dataset", choices=list(DATASET_DEFAULTS), default="digits",
         help="digits: bundled with scikit-learn; mnist: read from --data-dir")
-    add("--data-dir", metavar="DIR", help="folder with the MNIST IDX files (.gz or raw); needed for mnist")
+    add("--data-dir", metavar="DIR",
+        help="folder with the MNIST IDX files (.gz or raw); needed for mnist, refused for digits")
     add("--model", choices=["cnn", "mlp"], default="cnn", help="the network")
     add("--optimizer", choices=list(OPTIMIZERS), default="adam", help="the md.optim optimizer")
     add("--lr", type=positive_float, metavar="LR",
@@ -86,6 +101,7 @@ def build_parser():
         prog="python -m minidl",
         description="minidl: a small, readable deep learning engine that checks itself against PyTorch.",
     )
+    parser.add_argument("--version", action="version", version=f"minidl {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",

@@ -1,4 +1,4 @@
-"""Reverse-mode automatic differentiation: Function, the graph, backward, no_grad.
+"""Reverse-mode automatic differentiation: Function, the graph, backward.
 
 How it works, in four sentences:
 
@@ -14,63 +14,19 @@ How it works, in four sentences:
 4. Gradients arriving at leaves (tensors made by the user with ``requires_grad=True``) are added
    to ``leaf.grad`` out of place.
 
+Grad mode (``no_grad`` and friends, per thread) lives in ``grad_mode.py``; the version
+counters that catch a saved array overwritten in place, in ``versions.py``.
+
 ``iter_backward`` yields one ``BackwardStep`` per node, so a learner can watch the walk; the
 ordinary ``backward`` simply runs it to the end.  ``step_through`` is the same walk, printed
 for learners: each step also says where every gradient goes.
 """
-import contextlib
 import html
 
 import numpy as np
 
-from minidl import backend
-
-_grad_enabled = True
-
-
-def is_grad_enabled():
-    """True when operations are being recorded for backward."""
-    return _grad_enabled
-
-
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Turn graph recording on or off: a function call, a context manager or a decorator."""
-
-    def __init__(self, mode):
-        global _grad_enabled
-        self.previous = _grad_enabled
-        _grad_enabled = bool(mode)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.previous
-        return False
-
-
-class no_grad(contextlib.ContextDecorator):
-    """``with md.no_grad(): ...`` runs ops without recording a graph (inference, updates)."""
-
-    mode = False
-
-    def __enter__(self):
-        global _grad_enabled
-        self.previous = _grad_enabled
-        _grad_enabled = self.mode
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.previous
-        return False
-
-
-class enable_grad(no_grad):
-    """``with md.enable_grad(): ...`` records a graph even inside ``no_grad``."""
-
-    mode = True
-
+from minidl import backend, versions
+from minidl.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
 class Context:
     """A Function's notebook: what forward saves for backward.
@@ -84,6 +40,7 @@ class Context:
         self.needs_input_grad = needs_input_grad
         self._saved = ()
         self._freed = False
+        self.saved_versions = ()  # versions of the tensors whose arrays were saved (see versions.py)
 
     def save_for_backward(self, *arrays):
         self._saved = arrays
@@ -123,6 +80,8 @@ class Function:
     input's shape and casts them to its dtype (see ``sum_to_shape``).
     """
 
+    is_view = False  # True for ops whose output may look into input 0's array (reshape, x[i], ...)
+
     @staticmethod
     def forward(ctx, *arrays, **options):
         raise NotImplementedError
@@ -139,14 +98,20 @@ class Function:
         passed to ``forward`` unchanged (dims, sizes, flags).
         """
         check_same_device(cls.__name__, inputs)
+        if is_grad_enabled():
+            versions.refresh_views(inputs)
         needs_grad = tuple(t.requires_grad for t in inputs)
-        record = _grad_enabled and any(needs_grad)
+        record = is_grad_enabled() and any(needs_grad)
         ctx = Context(needs_grad if record else (False,) * len(inputs))
-        outputs = cls.forward(ctx, *(t.data for t in inputs), **options)
+        outputs = cls.forward(ctx, *(t.array for t in inputs), **options)
         single = not isinstance(outputs, tuple)
         outputs = (outputs,) if single else outputs
         node = Node(cls, ctx, inputs, outputs) if record else None
         tensors = tuple(Tensor._from_op(out, node, i) for i, out in enumerate(outputs))
+        if record:
+            ctx.saved_versions = versions.saved_versions(ctx._saved, inputs + tensors)
+        if cls.is_view:
+            versions.mark_view(tensors[0], inputs[0], cls, options)
         return tensors[0] if single else tensors
 
 
@@ -175,6 +140,9 @@ class Node:
         self.input_meta = tuple((t.shape, t.dtype) for t in inputs)
         self.output_meta = tuple((out.shape, out.dtype) for out in outputs)
         self.retained = {}  # output index -> non-leaf Tensor that asked for retain_grad()
+        # 0-d values by position, so a picture of the graph shows a scalar's value, not its shape ()
+        self.scalar_inputs = {i: t.array for i, t in enumerate(inputs) if t.array.ndim == 0}
+        self.scalar_outputs = {i: out for i, out in enumerate(outputs) if out.ndim == 0}
 
     @property
     def name(self):
@@ -298,13 +266,13 @@ def _initial_gradient(tensor, gradient):
             "grad_fn; create the inputs with requires_grad=True"
         )
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor.array.size != 1:
             raise RuntimeError(
                 f"backward: grad can be implicitly created only for scalar outputs, got shape "
                 f"{tuple(tensor.shape)}; pass gradient= of the same shape"
             )
-        return tensor.xp.ones_like(tensor.data)
-    gradient = gradient.data if isinstance(gradient, Tensor) else tensor.xp.asarray(gradient)
+        return tensor.xp.ones_like(tensor.array)
+    gradient = gradient.array if isinstance(gradient, Tensor) else tensor.xp.asarray(gradient)
     if gradient.shape != tensor.shape:
         raise ValueError(
             f"backward: gradient must have the tensor's shape {tuple(tensor.shape)}, "
@@ -316,7 +284,7 @@ def _initial_gradient(tensor, gradient):
 def _accumulate_into_leaf(leaf, grad):
     """``leaf.grad += grad``, out of place; the first gradient is copied, never aliased."""
     xp = backend.get_array_module(grad)
-    leaf.grad = Tensor(xp.array(grad) if leaf.grad is None else xp.asarray(leaf.grad.data + grad))
+    leaf.grad = Tensor(xp.array(grad) if leaf.grad is None else xp.asarray(leaf.grad.array + grad))
 
 
 def iter_backward(tensor, gradient=None, retain_graph=False):
@@ -372,6 +340,8 @@ def _fill_missing(node, grads):
 def _call_backward(node, grad_outputs):
     if node.ctx._freed:
         node.ctx.saved  # raises the "backward through the graph a second time" error
+    for saved in node.ctx.saved_versions:
+        saved.check(node.name)
     grads = node.function.backward(node.ctx, *grad_outputs)
     grads = grads if isinstance(grads, tuple) else (grads,)
     if len(grads) != len(node.edges):

@@ -51,6 +51,11 @@ def cupy_usable():
     return _cupy_usable
 
 
+def is_array(value):
+    """True for a NumPy or CuPy array (not for Python numbers or lists)."""
+    return isinstance(value, np.ndarray) or is_cupy_array(value)
+
+
 def is_cupy_array(array):
     return type(array).__module__.startswith("cupy")
 
@@ -66,7 +71,8 @@ def device_of(array):
 
 
 def check_device(device):
-    """Normalise a device name (``"cpu"``, ``"cuda"``, ``"cuda:0"``) to ``"cpu"`` or ``"cuda"``."""
+    """Normalise a device (``"cpu"``, ``"cuda"``, ``"cuda:0"`` or an ``md.device``, read by its
+    ``str()``) to ``"cpu"`` or ``"cuda"``."""
     name = str(device).split(":")[0]
     if name not in DEVICES:
         raise DeviceError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
@@ -76,9 +82,10 @@ def check_device(device):
 
 
 def split_device_and_dtype(args, device=None, dtype=None):
-    """Sort the positional arguments of ``.to(...)`` into a device name and a dtype."""
+    """Sort the positional arguments of ``.to(...)`` into a device (a name or an ``md.device``,
+    whose ``str()`` is its name) and a dtype."""
     for arg in args:
-        if isinstance(arg, str) and arg.split(":")[0] in DEVICES:
+        if str(arg).split(":")[0] in DEVICES:
             device = arg
         else:
             dtype = arg

@@ -1,12 +1,27 @@
 """Switches a learner may flip to compare implementations: ``md.config.conv_algorithm = "direct"``
-or, for a block of code, ``with md.config.override(conv_algorithm="direct"): ...``."""
+or, for a block of code, ``with md.config.override(conv_algorithm="direct"): ...``.
+
+Like grad mode, these settings belong to the thread that sets them (every new thread starts
+from the defaults), so two trainings in one process can compare algorithms side by side.
+What stays process-wide, as in PyTorch: the default dtype (``md.set_default_dtype``), the
+random generator (``md.manual_seed``) and the tuning of BLAS threads and malloc
+(``minidl.parallel``, ``minidl.heap``).
+"""
 import contextlib
+import threading
 
 CONV_ALGORITHMS = ("im2col", "direct")
 
 
+class _ThreadSettings(threading.local):
+    """The settings of one thread; ``__init__`` gives each new thread the defaults."""
+
+    def __init__(self):
+        self.conv_algorithm = "im2col"
+
+
 class Config:
-    """minidl's settings.
+    """minidl's settings (per thread).
 
     ``conv_algorithm``: ``"im2col"`` (unfold the windows into a matrix, then one BLAS/cuBLAS
     matrix product; the fast default) or ``"direct"`` (a loop over every output and tap; slower,
@@ -14,17 +29,17 @@ class Config:
     """
 
     def __init__(self):
-        self._conv_algorithm = "im2col"
+        self._settings = _ThreadSettings()
 
     @property
     def conv_algorithm(self):
-        return self._conv_algorithm
+        return self._settings.conv_algorithm
 
     @conv_algorithm.setter
     def conv_algorithm(self, name):
         if name not in CONV_ALGORITHMS:
             raise ValueError(f"config.conv_algorithm must be one of {CONV_ALGORITHMS}, got {name!r}")
-        self._conv_algorithm = name
+        self._settings.conv_algorithm = name
 
     @contextlib.contextmanager
     def override(self, **settings):

@@ -54,7 +54,7 @@ def train_digits_mlp(epochs=20, lr=0.2, batch_size=32, hidden=64, seed=0, log=pr
             loss.backward()
             with md.no_grad():
                 for p in model.parameters():
-                    p.data -= lr * p.grad.data
+                    p.array -= lr * p.grad.array
             loss_sum += loss.item() * len(batch)
         test_accuracy = accuracy(model, x_test, y_test)
         log(f"epoch {epoch:3d}  train loss {loss_sum / len(order):.4f}  test accuracy {test_accuracy:.3f}")

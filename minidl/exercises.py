@@ -193,7 +193,7 @@ def _cell_cases(cell_class, state_count):
             with md.default_dtype(md.float64):
                 cell = cell_class(features, hidden)
             for param in cell.parameters():
-                param.data[...] = rng.uniform(-1, 1, param.shape)  # the same weights on every run
+                param.array[...] = rng.uniform(-1, 1, param.shape)  # the same weights on every run
             x, *states = _tensors(rng.standard_normal((batch, features)),
                                   *(rng.standard_normal((batch, hidden)) for _ in range(state_count)))  # fmt: skip
             yield f"batch {batch}, input size {features}, hidden size {hidden}", (x, *states, cell)

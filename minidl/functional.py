@@ -2,13 +2,41 @@
 
 The ops themselves live in ``minidl/ops/``, one file per family; this module only gathers them.
 """
-from minidl.ops.activation import gelu, leaky_relu, log_softmax, prelu, relu, sigmoid, softmax, tanh
-from minidl.ops.arithmetic import abs, add, clamp, div, eq, exp, ge, gt, le, log, lt, mul, ne, neg, pow, sqrt, sub, where
-from minidl.ops.conversion import cast, to_device
+from minidl.ops.activation import gelu, leaky_relu, log_softmax, prelu, relu, sigmoid, silu, softmax, tanh
+from minidl.ops.arithmetic import (
+    abs,
+    add,
+    allclose,
+    clamp,
+    cos,
+    div,
+    eq,
+    equal,
+    exp,
+    expm1,
+    ge,
+    gt,
+    le,
+    log,
+    log1p,
+    lt,
+    mul,
+    ne,
+    neg,
+    pow,
+    round,
+    sin,
+    sqrt,
+    square,
+    sub,
+    where,
+)
+from minidl.ops.conversion import cast, clone, contiguous, to_device
 from minidl.ops.conv import conv2d
-from minidl.ops.dropout import dropout
-from minidl.ops.embedding import embedding
-from minidl.ops.linalg import linear, matmul
+from minidl.ops.dropout import dropout, dropout2d
+from minidl.ops.embedding import embedding, one_hot
+from minidl.ops.indexing import gather, index_select, masked_fill
+from minidl.ops.linalg import dot, linear, matmul, mm, mv, norm, normalize
 from minidl.ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -18,16 +46,37 @@ from minidl.ops.loss import (
     mse_loss,
     nll_loss,
 )
+from minidl.ops.padding import pad
 from minidl.ops.pool import avg_pool2d, max_pool2d
-from minidl.ops.reduction import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, var
+from minidl.ops.sorting import argsort, sort, topk
+from minidl.ops.reduction import (
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    var,
+)
 from minidl.ops.shape import (
     cat,
+    chunk,
     concatenate,
     expand,
     flatten,
     getitem,
     permute,
+    repeat,
     reshape,
+    split,
     squeeze,
     stack,
     transpose,

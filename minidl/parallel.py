@@ -20,6 +20,7 @@ convolutions that followed 1.6x slower (measured).
 """
 import concurrent.futures
 import contextlib
+import contextvars
 import threading
 
 from minidl import backend
@@ -118,7 +119,8 @@ def map_chunks(fn, chunks):
         return [fn(chunk) for chunk in chunks[thread::threads]]
 
     with one_blas_thread():
-        others = [pool.submit(run_share, thread) for thread in range(1, threads)]
+        # each share runs in a copy of the caller's context, so np.errstate (a context variable) holds there too
+        others = [pool.submit(contextvars.copy_context().run, run_share, thread) for thread in range(1, threads)]
         try:
             mine = run_share(0)
         finally:  # BLAS gets its threads back only when every share is done

@@ -43,6 +43,8 @@ def save(obj, path):
     """Write ``obj`` (see the module docstring for what it may hold) to ``path`` as an ``.npz``
     archive, atomically.  The file is written at ``path`` as given: no suffix is added."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"save: {path} is a directory; give a file name, e.g. {path / 'checkpoint.npz'}")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"save: directory {path.parent} does not exist")
     arrays = {}
@@ -53,8 +55,11 @@ def save(obj, path):
 
 def load(path):
     """Read an object written by ``md.save``.  Raises ``SerializationError`` naming ``path`` when
-    the file is not such an archive or is damaged."""
+    the file is not such an archive or is damaged, ``IsADirectoryError`` for a folder (as
+    ``torch.load``) and ``FileNotFoundError`` when nothing is there."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"load: {path} is a directory; give the path of a file written by md.save")
     if not path.is_file():
         raise FileNotFoundError(f"load: no file at {path}")
     if not zipfile.is_zipfile(path):

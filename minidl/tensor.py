@@ -1,4 +1,4 @@
-"""The Tensor: an array (``.data``) plus what autograd needs (``requires_grad``, ``grad``, ``grad_fn``).
+"""The Tensor: an array (``.array``) plus what autograd needs (``requires_grad``, ``grad``, ``grad_fn``).
 
 Every method that computes something is a one-line call into ``minidl.functional`` (``F``),
 where the differentiable ops live; this file only holds the object and its conversions.
@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from minidl import backend
+from minidl.versions import VersionCounter
 
 _PYTHON_SCALARS = (bool, numbers.Integral, numbers.Real)
 
@@ -19,7 +20,7 @@ def as_array(data, dtype=None, device=None, copy=False):
     bools bool, as in PyTorch; arrays keep their dtype unless ``dtype`` is given.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     is_array = isinstance(data, (np.ndarray, np.generic)) or backend.is_cupy_array(data)
     xp = backend.get_array_module(data)
     if is_array:
@@ -54,11 +55,17 @@ class Tensor:
     __array_priority__ = 1000  # make ``numpy_array + tensor`` call Tensor.__radd__
     __hash__ = object.__hash__  # ``==`` is elementwise, so hash by identity as torch does
 
+    # A view (x[0], x.T, x.reshape(...)) looks into the array of ``_base``; see minidl/versions.py.
+    _base = None
+    _view_replay = None
+    _view_grad_fn = None
+
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.data = as_array(data, dtype, device)
+        self.array = as_array(data, dtype, device)
         self.grad = None
         self.grad_fn = None
         self.output_index = 0
+        self._version_counter = VersionCounter()
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -68,7 +75,8 @@ class Tensor:
         out = Tensor.__new__(Tensor)
         if isinstance(array, np.generic):  # NumPy reductions return scalars; keep 0-d arrays
             array = np.asarray(array)
-        out.data, out.grad, out.grad_fn, out.output_index = array, None, node, index
+        out.array, out.grad, out.grad_fn, out.output_index = array, None, node, index
+        out._version_counter = VersionCounter()
         out._requires_grad = False
         if node is not None and not backend.is_floating(array.dtype):
             out.grad_fn = None  # integer outputs (indices, comparisons) carry no gradient
@@ -109,45 +117,64 @@ class Tensor:
         """Fill ``.grad`` of every leaf this tensor depends on (see ``minidl.autograd``)."""
         autograd.backward(self, gradient, retain_graph)
 
-    def detach(self):
-        """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor(self.data)
+    @property
+    def data(self):
+        """PyTorch's ``.data``: a new leaf sharing this tensor's array, outside autograd's view.
 
-    def zero_(self):
-        """Fill with zeros, in place."""
-        self.data[...] = 0
-        return self
+        Writes through it (``p.data.sub_(lr * p.grad)``) change this tensor but are neither
+        recorded nor counted by the version counter.  Prefer ``detach()`` (its writes are counted)
+        and ``with md.no_grad():`` for updates; ``.array`` is the NumPy/CuPy array itself.
+        """
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other``: this tensor now holds ``other``'s array (``other``: a Tensor or array)."""
+        if not isinstance(value, Tensor) and not backend.is_array(value):
+            raise TypeError(f"data: expected a Tensor or an array to assign, got {type(value).__name__}")
+        self.array = as_array(value)
+
+    @property
+    def _version(self):
+        """How many in-place writes this tensor's array has had (PyTorch's ``t._version``)."""
+        return self._version_counter.value
+
+    def detach(self):
+        """A new leaf sharing this tensor's data (and its version counter), cut from the graph."""
+        out = Tensor(self.array)
+        out._version_counter = self._version_counter
+        return out
 
     # ------------------------------------------------------------------ array facts
     @property
     def shape(self):
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim=None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     @property
     def device(self):
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def xp(self):
-        """The array module of ``.data``: numpy or cupy."""
-        return backend.get_array_module(self.data)
+        """The array module of ``.array``: numpy or cupy."""
+        return backend.get_array_module(self.array)
 
     def __len__(self):
         if self.ndim == 0:
@@ -170,12 +197,12 @@ class Tensor:
     # ------------------------------------------------------------------ conversions
     def numpy(self):
         """The data as a NumPy array (shared on the CPU, copied from a GPU)."""
-        return self.data if self.device == "cpu" else self.data.get()
+        return self.array if self.device == "cpu" else self.array.get()
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item: only a tensor with one element converts to a Python number, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self):
         return self.numpy().tolist()
@@ -285,50 +312,132 @@ class Tensor:
         return F.getitem(self, index)
 
     def __setitem__(self, index, value):
-        """In-place assignment into the data; not recorded, so refused while grad is tracked."""
-        if self.requires_grad and autograd.is_grad_enabled():
-            raise RuntimeError(
-                "setitem: in-place assignment into a tensor that requires grad is not differentiable; "
-                "do it inside md.no_grad() or build a new tensor"
-            )
-        self.data[F.unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
+        """``x[index] = value``, in place; recorded in the graph when grad flows (see ``_apply_inplace``)."""
+        inplace.setitem(self, index, value)
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
+    # ------------------------------------------------------------------ in-place (minidl/inplace.py)
+    def _apply_inplace(self, op_name, function, *args, **kwargs):
+        """Write ``function(self, *args, **kwargs)`` into this tensor and return it, with
+        PyTorch's in-place rules (leaf check, graph rewiring, version counter)."""
+        return inplace.apply_inplace(self, op_name, function, *args, **kwargs)
+
+    def add(self, other, alpha=1):
+        """self + alpha * other."""
+        return F.add(self, other if alpha == 1 else F.mul(other, alpha))
+
+    def sub(self, other, alpha=1):
+        """self - alpha * other."""
+        return F.sub(self, other if alpha == 1 else F.mul(other, alpha))
+
+    def mul(self, other):
+        return F.mul(self, other)
+
+    def div(self, other):
+        return F.div(self, other)
+
+    def neg(self):
+        return F.neg(self)
+
+    def add_(self, other, alpha=1):
+        return self._apply_inplace("add_", Tensor.add, other, alpha=alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._apply_inplace("sub_", Tensor.sub, other, alpha=alpha)
+
+    def mul_(self, other):
+        return self._apply_inplace("mul_", F.mul, other)
+
+    def div_(self, other):
+        return self._apply_inplace("div_", F.div, other)
+
+    def pow_(self, exponent):
+        return self._apply_inplace("pow_", F.pow, exponent)
+
+    def neg_(self):
+        return self._apply_inplace("neg_", F.neg)
+
+    def abs_(self):
+        return self._apply_inplace("abs_", F.abs)
+
+    def exp_(self):
+        return self._apply_inplace("exp_", F.exp)
+
+    def log_(self):
+        return self._apply_inplace("log_", F.log)
+
+    def sqrt_(self):
+        return self._apply_inplace("sqrt_", F.sqrt)
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast, cast to this dtype) into this tensor; differentiable in ``src``."""
+        return self._apply_inplace("copy_", _broadcast_copy, src)
+
+    def fill_(self, value):
+        """Set every element to ``value`` (a number or a 0-d tensor)."""
+        return self._apply_inplace("fill_", _broadcast_copy, value)
+
+    def zero_(self):
+        """Set every element to 0."""
+        return self.fill_(0)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+    __ipow__ = pow_
+
     # ------------------------------------------------------------------ methods (see F)
-    def sum(self, dim=None, keepdim=False):
-        return F.sum(self, dim, keepdim)
+    # The reductions also take NumPy's ``axis=`` and ``keepdims=`` (``numpy_names``), as torch.
+    def sum(self, dim=None, keepdim=False, **numpy_names):
+        return F.sum(self, dim, keepdim, **numpy_names)
 
-    def mean(self, dim=None, keepdim=False):
-        return F.mean(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False, **numpy_names):
+        return F.mean(self, dim, keepdim, **numpy_names)
 
-    def max(self, dim=None, keepdim=False):
-        return F.max(self, dim, keepdim)
+    def max(self, dim=None, keepdim=False, **numpy_names):
+        return F.max(self, dim, keepdim, **numpy_names)
 
-    def min(self, dim=None, keepdim=False):
-        return F.min(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False, **numpy_names):
+        return F.min(self, dim, keepdim, **numpy_names)
 
-    def amax(self, dim=None, keepdim=False):
-        return F.amax(self, dim, keepdim)
+    def amax(self, dim=None, keepdim=False, **numpy_names):
+        return F.amax(self, dim, keepdim, **numpy_names)
 
-    def amin(self, dim=None, keepdim=False):
-        return F.amin(self, dim, keepdim)
+    def amin(self, dim=None, keepdim=False, **numpy_names):
+        return F.amin(self, dim, keepdim, **numpy_names)
 
-    def argmax(self, dim=None, keepdim=False):
-        return F.argmax(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False, **numpy_names):
+        return F.argmax(self, dim, keepdim, **numpy_names)
 
-    def argmin(self, dim=None, keepdim=False):
-        return F.argmin(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False, **numpy_names):
+        return F.argmin(self, dim, keepdim, **numpy_names)
 
-    def var(self, dim=None, correction=1, keepdim=False):
-        return F.var(self, dim, correction=correction, keepdim=keepdim)
+    def var(self, dim=None, correction=None, keepdim=False, **names):
+        return F.var(self, dim, correction, keepdim, **names)
 
-    def std(self, dim=None, correction=1, keepdim=False):
-        return F.std(self, dim, correction=correction, keepdim=keepdim)
+    def std(self, dim=None, correction=None, keepdim=False, **names):
+        return F.std(self, dim, correction, keepdim, **names)
 
-    def logsumexp(self, dim, keepdim=False):
-        return F.logsumexp(self, dim, keepdim)
+    def prod(self, dim=None, keepdim=False, **names):
+        return F.prod(self, dim, keepdim, **names)
+
+    def cumsum(self, dim=None, **names):
+        return F.cumsum(self, dim, **names)
+
+    def all(self, dim=None, keepdim=False, **numpy_names):
+        return F.all(self, dim, keepdim, **numpy_names)
+
+    def any(self, dim=None, keepdim=False, **numpy_names):
+        return F.any(self, dim, keepdim, **numpy_names)
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return F.norm(self, p, dim, keepdim, dtype)
+
+    def logsumexp(self, dim=None, keepdim=False, **numpy_names):
+        return F.logsumexp(self, dim, keepdim, **numpy_names)
 
     def exp(self):
         return F.exp(self)
@@ -342,6 +451,48 @@ class Tensor:
     def abs(self):
         return F.abs(self)
 
+    def sin(self):
+        return F.sin(self)
+
+    def cos(self):
+        return F.cos(self)
+
+    def log1p(self):
+        return F.log1p(self)
+
+    def expm1(self):
+        return F.expm1(self)
+
+    def square(self):
+        return F.square(self)
+
+    def round(self, decimals=0):
+        return F.round(self, decimals)
+
+    def eq(self, other):
+        return F.eq(self, other)
+
+    def ne(self, other):
+        return F.ne(self, other)
+
+    def lt(self, other):
+        return F.lt(self, other)
+
+    def le(self, other):
+        return F.le(self, other)
+
+    def gt(self, other):
+        return F.gt(self, other)
+
+    def ge(self, other):
+        return F.ge(self, other)
+
+    def equal(self, other):
+        return F.equal(self, other)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return F.allclose(self, other, rtol, atol, equal_nan)
+
     def clamp(self, min=None, max=None):
         return F.clamp(self, min, max)
 
@@ -353,14 +504,44 @@ class Tensor:
     def matmul(self, other):
         return F.matmul(self, other)
 
+    def mm(self, mat2):
+        return F.mm(self, mat2)
+
+    def mv(self, vec):
+        return F.mv(self, vec)
+
+    def dot(self, other):
+        return F.dot(self, other)
+
     def reshape(self, *shape):
         return F.reshape(self, _shape_args(shape))
 
     def view(self, *shape):
         return F.reshape(self, _shape_args(shape))
 
+    def view_as(self, other):
+        return F.reshape(self, other.shape)
+
     def expand(self, *sizes):
         return F.expand(self, _shape_args(sizes))
+
+    def expand_as(self, other):
+        return F.expand(self, other.shape)
+
+    def split(self, split_size_or_sections, dim=0):
+        return F.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return F.chunk(self, chunks, dim)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return F.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return F.argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return F.topk(self, k, dim, largest, sorted)
 
     def transpose(self, dim0, dim1):
         return F.transpose(self, dim0, dim1)
@@ -401,6 +582,99 @@ class Tensor:
     def log_softmax(self, dim):
         return F.log_softmax(self, dim)
 
+    def clone(self):
+        return F.clone(self)
+
+    def contiguous(self):
+        return F.contiguous(self)
+
+    def repeat(self, *sizes):
+        return F.repeat(self, _shape_args(sizes))
+
+    def masked_fill(self, mask, value):
+        return F.masked_fill(self, mask, value)
+
+    def index_select(self, dim, index):
+        return F.index_select(self, dim, index)
+
+    def gather(self, dim, index):
+        return F.gather(self, dim, index)
+
+    @property
+    def mT(self):
+        """The last two dims swapped: each matrix of a batch transposed."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: expects a matrix or a batch of matrices (>= 2 dims), got shape {self.shape}")
+        return F.transpose(self, -2, -1)
+
+    def relu_(self):
+        return self._apply_inplace("relu_", F.relu)
+
+    def sigmoid_(self):
+        return self._apply_inplace("sigmoid_", F.sigmoid)
+
+    def tanh_(self):
+        return self._apply_inplace("tanh_", F.tanh)
+
+    def clamp_(self, min=None, max=None):
+        return self._apply_inplace("clamp_", F.clamp, min, max)
+
+    clip_ = clamp_
+
+    def masked_fill_(self, mask, value):
+        return self._apply_inplace("masked_fill_", F.masked_fill, mask, value)
+
+    # ------------------------------------------------------------------ dtypes and new tensors
+    # torch's legacy type names: ``x.type()`` is 'torch.FloatTensor' for a float32 CPU tensor.
+    _TYPE_NAMES = {
+        np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor", np.dtype(np.float16): "HalfTensor",
+        np.dtype(np.int64): "LongTensor", np.dtype(np.int32): "IntTensor", np.dtype(np.int16): "ShortTensor",
+        np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor", np.dtype(np.bool_): "BoolTensor",
+    }
+
+    def type(self, dtype=None):
+        """With no argument, torch's type name ('torch.FloatTensor', 'torch.cuda.LongTensor', ...);
+        with a dtype or such a name, the tensor converted to it (as ``.to``: differentiable)."""
+        prefix = "torch.cuda." if self.device == "cuda" else "torch."
+        if dtype is None:
+            return prefix + self._TYPE_NAMES[self.dtype]
+        if not isinstance(dtype, str):
+            return self.to(dtype)
+        dtypes_by_name = {name: known for known, name in self._TYPE_NAMES.items()}
+        device = "cuda" if dtype.startswith("torch.cuda.") else "cpu"
+        name = dtype.removeprefix("torch.cuda." if device == "cuda" else "torch.")
+        if not dtype.startswith("torch.") or name not in dtypes_by_name:
+            raise ValueError(f"type: invalid type {dtype!r}; expected a dtype or a name such as 'torch.FloatTensor'")
+        return self.to(device, dtypes_by_name[name])
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A new leaf holding a copy of ``data``, with this tensor's dtype and device unless given."""
+        return tensor(data, **self._new_options(dtype, device, requires_grad))
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of ``size``, with this tensor's dtype and device unless given."""
+        return creation.zeros(*size, **self._new_options(dtype, device, requires_grad))
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """Ones of ``size``, with this tensor's dtype and device unless given."""
+        return creation.ones(*size, **self._new_options(dtype, device, requires_grad))
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` everywhere in ``size``, with this tensor's dtype and device unless given."""
+        return creation.full(size, fill_value, **self._new_options(dtype, device, requires_grad))
+
+    def _new_options(self, dtype, device, requires_grad):
+        """The keyword arguments of a ``new_*`` factory: this tensor's dtype and device by default."""
+        dtype = self.dtype if dtype is None else dtype
+        return {"dtype": dtype, "device": device or self.device, "requires_grad": requires_grad}
+
+
+def _broadcast_copy(old, src):
+    """``src`` broadcast to ``old``'s shape in ``old``'s dtype (what ``copy_``/``fill_`` write)."""
+    if not isinstance(src, Tensor):
+        src = Tensor(as_array(src, dtype=old.dtype, device=old.device))
+    return F.expand(src.to(old.dtype), old.shape)
+
 
 def tensor(data, requires_grad=False, dtype=None, device=None):
     """A new leaf tensor holding a copy of ``data`` (like ``torch.tensor``)."""
@@ -409,4 +683,6 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
 
 # The ops are written in terms of Tensor, so they are imported after it is defined.
 from minidl import autograd  # noqa: E402
+from minidl import creation  # noqa: E402
 from minidl import functional as F  # noqa: E402
+from minidl import inplace  # noqa: E402

@@ -51,26 +51,26 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     weights = [Tensor(backend.to_device(w, o.device)) for o, w in zip(outputs, _projection(outputs, seed))]
     # Only finite outputs count: a max-pool window wholly in the padding is -inf whatever the input,
     # and inf * r would turn L, and with it every comparison below, into nan.
-    finite = [o.xp.isfinite(o.data) for o in outputs]
+    finite = [o.xp.isfinite(o.array) for o in outputs]
 
     def objective():
         pairs = zip(_float_outputs(fn(*leaves)), finite, weights)
-        return sum(float((o.xp.where(m, o.data, 0) * w.data).sum()) for o, m, w in pairs)
+        return sum(float((o.xp.where(m, o.array, 0) * w.array).sum()) for o, m, w in pairs)
 
     total = sum((where(m, o, 0.0) * w).sum() for o, m, w in zip(outputs, finite, weights))
     total.backward()
     for i in checked:
         leaf = leaves[i]
-        analytic = np.zeros(leaf.shape) if leaf.grad is None else backend.to_device(leaf.grad.data, "cpu")
+        analytic = np.zeros(leaf.shape) if leaf.grad is None else backend.to_device(leaf.grad.array, "cpu")
         numeric = np.zeros(leaf.shape)
         with no_grad():
             for index in np.ndindex(leaf.shape):
-                original = leaf.data[index].item()
-                leaf.data[index] = original + eps
+                original = leaf.array[index].item()
+                leaf.array[index] = original + eps
                 plus = objective()
-                leaf.data[index] = original - eps
+                leaf.array[index] = original - eps
                 minus = objective()
-                leaf.data[index] = original
+                leaf.array[index] = original
                 numeric[index] = (plus - minus) / (2 * eps)
         bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
         if bad.any():
@@ -160,8 +160,8 @@ def check_against_torch(md_fn, torch_fn, inputs, grad=True, rtol=None, atol=None
 
 
 def _check_no_aliasing(inputs, grads):
-    arrays = [x.data for x in inputs if isinstance(x, Tensor)]
+    arrays = [x.array for x in inputs if isinstance(x, Tensor)]
     for i, g in enumerate(grads):
-        for other in arrays + [h.data for h in grads[i + 1 :]]:
-            if np.shares_memory(g.data, other):
+        for other in arrays + [h.array for h in grads[i + 1 :]]:
+            if np.shares_memory(g.array, other):
                 raise AssertionError("a gradient shares memory with an input or another gradient")

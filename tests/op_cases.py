@@ -108,6 +108,7 @@ _unary("abs", F.abs, torch.abs, away_from_zero)
 _unary("relu", F.relu, torch.relu, away_from_zero)
 _unary("sigmoid", F.sigmoid, torch.sigmoid)
 _unary("tanh", F.tanh, torch.tanh)
+_unary("silu", F.silu, TF.silu)
 
 
 @case("clamp")
@@ -178,6 +179,23 @@ def _max_min(draw, rng):
         lambda x: tuple(getattr(F, name)(x, dim, keepdim)),
         lambda x: tuple(getattr(torch, name)(x, dim, keepdim)),
     )
+
+
+@case("reductions_numpy_names")
+def _numpy_names(draw, rng):
+    """``axis=`` / ``keepdims=`` (NumPy's names, accepted by torch), as method or function."""
+    s = shape(draw, min_dims=1, min_side=2)
+    name = draw(st.sampled_from(["sum", "mean", "amax", "amin", "logsumexp", "var", "std", "max", "min"]))
+    options = {"axis": dim_of(draw, len(s))}
+    if draw(st.booleans()):
+        options["keepdims"] = draw(st.booleans())
+    as_method = draw(st.booleans())
+
+    def call(module, x):
+        out = getattr(x, name)(**options) if as_method else getattr(module, name)(x, **options)
+        return tuple(out) if name in ("max", "min") else out
+
+    return [normal(rng, s)], lambda x: call(md, x), lambda x: call(torch, x)
 
 
 # ----------------------------------------------------------------------------- shapes
@@ -265,6 +283,91 @@ def _getitem(draw, rng):
     return [x], lambda t: t[md.tensor(mask)], lambda t: t[torch.tensor(mask)]
 
 
+@case("clone_contiguous_mT")
+def _clone(draw, rng):
+    s = shape(draw, min_dims=2)
+    fn = draw(st.sampled_from([lambda x: x.clone(), lambda x: x.mT, lambda x: x.mT.contiguous(), lambda x: x.contiguous()]))
+    return [normal(rng, s)], fn, fn
+
+
+@case("repeat")
+def _repeat(draw, rng):
+    s = shape(draw, max_side=3)
+    repeats = tuple(draw(st.lists(st.integers(0, 3), min_size=max(len(s), 1), max_size=len(s) + 2)))
+    return [normal(rng, s)], lambda x: x.repeat(*repeats), lambda x: x.repeat(*repeats)
+
+
+@case("masked_fill")
+def _masked_fill(draw, rng):
+    """The mask broadcasts with the input; the value is a number or a 0-d tensor (differentiable)."""
+    a, b = broadcast_pair(draw)
+    mask = rng.random(b) > 0.5
+    if draw(st.booleans()):
+        return (
+            [normal(rng, a)],
+            lambda x: x.masked_fill(md.tensor(mask), -1.5),
+            lambda x: x.masked_fill(torch.tensor(mask), -1.5),
+        )
+    return (
+        [normal(rng, a), normal(rng, ())],
+        lambda x, v: x.masked_fill(md.tensor(mask), v),
+        lambda x, v: x.masked_fill(torch.tensor(mask), v),
+    )
+
+
+@case("index_select")
+def _index_select(draw, rng):
+    s = shape(draw, min_dims=1)
+    dim = dim_of(draw, len(s))
+    index = rng.integers(0, s[dim], size=draw(st.sampled_from([(), (0,), (1,), (5,)])))  # repeats accumulate
+    return (
+        [normal(rng, s)],
+        lambda x: x.index_select(dim, md.tensor(index)),
+        lambda x: x.index_select(dim, torch.tensor(index)),
+    )
+
+
+@case("gather")
+def _gather(draw, rng):
+    s = shape(draw, min_dims=1)
+    dim = dim_of(draw, len(s))
+    index_shape = tuple(draw(st.integers(1, 4)) if d == dim % len(s) else draw(st.integers(1, n)) for d, n in enumerate(s))
+    index = rng.integers(0, s[dim], size=index_shape)
+    return (
+        [normal(rng, s)],
+        lambda x: F.gather(x, dim, md.tensor(index)),
+        lambda x: torch.gather(x, dim, torch.tensor(index)),
+    )
+
+
+def _pad_sizes(draw, mode, n):
+    """A (left, right) pad for a dim of size n that ``mode`` accepts; negative sizes crop (not for
+    reflect: torch's reflect backward with negative pads returns uninitialised memory)."""
+    low = {"constant": -n, "reflect": 0}.get(mode, -(n - 1))
+    high = {"constant": 2, "replicate": 3, "reflect": n - 1, "circular": n}[mode]
+    left = draw(st.integers(low, high))
+    if mode == "circular":  # something must be left after cropping, and the pads wrap it at most once
+        kept = n - max(-left, 0)
+        right = draw(st.integers(-(kept - 1), kept))
+        return min(left, kept - max(-right, 0)), right
+    smallest = 0 if mode == "constant" else 1  # the other modes keep at least one element
+    return left, draw(st.integers(max(low, smallest - n - left), high))
+
+
+@case("pad")
+def _pad(draw, rng):
+    mode = draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    if mode == "constant":
+        s = shape(draw, min_dims=1)
+        padded = draw(st.integers(1, len(s)))
+    else:
+        padded = draw(st.integers(1, 3))
+        s = shape(draw, min_dims=padded + 1, max_dims=padded + 2, max_side=3)
+    pads = tuple(n for d in range(padded) for n in _pad_sizes(draw, mode, s[-1 - d]))
+    value = draw(st.sampled_from([None, 1.5])) if mode == "constant" else None
+    return [normal(rng, s)], lambda x: F.pad(x, pads, mode, value), lambda x: TF.pad(x, pads, mode, value)
+
+
 # ----------------------------------------------------------------------------- linear algebra
 @case("matmul")
 def _matmul(draw, rng):
@@ -288,6 +391,14 @@ def _linear(draw, rng):
     if draw(st.booleans()):
         return [x, w, normal(rng, (n_out,))], F.linear, TF.linear
     return [x, w], F.linear, TF.linear
+
+
+@case("normalize")
+def _normalize(draw, rng):
+    s = shape(draw, min_dims=1)
+    p = draw(st.sampled_from([2.0, 1.0, 3.0, 0.5, float("inf")]))
+    dim = draw(st.sampled_from([dim_of(draw, len(s)), tuple(range(len(s)))]))
+    return [away_from_zero(rng, s)], lambda x: F.normalize(x, p, dim), lambda x: TF.normalize(x, p, dim)
 
 
 # ----------------------------------------------------------------------------- activations
@@ -316,6 +427,30 @@ def _softmax(draw, rng):
     dim = dim_of(draw, len(s))
     name = draw(st.sampled_from(["softmax", "log_softmax"]))
     return [3 * normal(rng, s)], lambda x: getattr(F, name)(x, dim), lambda x: getattr(torch, name)(x, dim)
+
+
+@case("inplace_activations")
+def _inplace(draw, rng):
+    """In-place activations on a non-leaf (x * 1): written into it, gradients still right."""
+    mask = rng.random(3) > 0.5
+    name, md_fn, torch_fn = draw(st.sampled_from([
+        ("relu_", lambda t: t.relu_(), lambda t: t.relu_()),
+        ("sigmoid_", lambda t: t.sigmoid_(), lambda t: t.sigmoid_()),
+        ("tanh_", lambda t: t.tanh_(), lambda t: t.tanh_()),
+        ("clamp_", lambda t: t.clamp_(-0.5, 0.7), lambda t: t.clamp_(-0.5, 0.7)),
+        ("masked_fill_", lambda t: t.masked_fill_(md.tensor(mask), 2.0), lambda t: t.masked_fill_(torch.tensor(mask), 2.0)),
+        ("F.relu", lambda t: F.relu(t, inplace=True), lambda t: TF.relu(t, inplace=True)),
+        ("F.leaky_relu", lambda t: F.leaky_relu(t, 0.2, True), lambda t: TF.leaky_relu(t, 0.2, True)),
+        ("F.silu", lambda t: F.silu(t, inplace=True), lambda t: TF.silu(t, inplace=True)),
+        ("nn.ReLU", lambda t: md.nn.ReLU(inplace=True)(t), lambda t: torch.nn.ReLU(inplace=True)(t)),
+        ("nn.LeakyReLU", lambda t: md.nn.LeakyReLU(0.1, inplace=True)(t), lambda t: torch.nn.LeakyReLU(0.1, inplace=True)(t)),
+        ("nn.SiLU", lambda t: md.nn.SiLU(inplace=True)(t), lambda t: torch.nn.SiLU(inplace=True)(t)),
+    ]))
+    s = shape(draw, min_dims=1) + (3,)
+    x = away_from_zero(rng, s)
+    x = np.where(np.abs(x - 0.7) < 0.05, x + 0.1, x)  # keep values off clamp's bounds
+    x = np.where(np.abs(x + 0.5) < 0.05, x + 0.1, x)
+    return [x], lambda t: md_fn(t * 1), lambda t: torch_fn(t * 1)
 
 
 # ----------------------------------------------------------------------------- losses
@@ -358,6 +493,30 @@ def _ce_probabilities(draw, rng):
     return [logits, target], lambda x, p: F.cross_entropy(x, p, reduction=reduction), lambda x, p: TF.cross_entropy(
         x, p, reduction=reduction
     )
+
+
+@case("cross_entropy_label_smoothing")
+def _ce_smoothing(draw, rng):
+    """torch's formula with class indices (with class weights and an ignore_index) and with
+    class probabilities (with class weights)."""
+    logits, target, c = _class_problem(draw, rng)
+    smoothing = draw(st.sampled_from([0.1, 0.5, 1.0]))
+    weight = rng.uniform(0.5, 2.0, c) if draw(st.booleans()) else None
+    options = dict(reduction=draw(REDUCTIONS), label_smoothing=smoothing)
+    if draw(st.booleans()):
+        target = np.moveaxis(rng.dirichlet(np.ones(c), size=target.shape), -1, 1)
+    elif draw(st.booleans()) and (target != target.reshape(-1)[0]).any():
+        options["ignore_index"] = int(target.reshape(-1)[0])
+
+    def md_fn(x):
+        w = None if weight is None else md.tensor(weight.astype(x.dtype))
+        return F.cross_entropy(x, md.tensor(target.astype(x.dtype) if target.dtype.kind == "f" else target), w, **options)
+
+    def torch_fn(x):
+        w = None if weight is None else torch.tensor(weight, dtype=x.dtype)
+        return TF.cross_entropy(x, torch.tensor(target, dtype=x.dtype if target.dtype.kind == "f" else None), w, **options)
+
+    return [logits], md_fn, torch_fn
 
 
 @case("nll_loss")
@@ -455,3 +614,213 @@ def _embedding_plain(draw, rng):
 def _embedding_padding(draw, rng):
     """The padding row gets no gradient by design, so central differences disagree there."""
     return _embedding(draw, rng, padding_idx=draw(st.sampled_from([0, -1])))
+
+
+# ----------------------------------------------------------------------------- in-place
+# Each in-place op runs on a computed copy (``a * 1``): in-place on a leaf that requires grad
+# is an error in both libraries.  The gradient must flow through the old value and the operand.
+def _inplace_binary(name, method, left=normal, right=normal, **kwargs):
+    @case(name)
+    def build(draw, rng):
+        a_shape, b_shape = broadcast_pair(draw)
+        target = np.broadcast_shapes(a_shape, b_shape)  # in place, the target keeps its shape
+        def run(a, b):
+            return getattr(a * 1, method)(b, **kwargs)
+        return [left(rng, target), right(rng, b_shape)], run, run
+
+
+_inplace_binary("add_", "add_", alpha=0.5)
+_inplace_binary("sub_", "sub_")
+_inplace_binary("mul_", "mul_")
+_inplace_binary("div_", "div_", right=away_from_zero)
+_inplace_binary("pow_", "pow_", left=positive)
+_inplace_binary("copy_", "copy_")
+
+
+def _inplace_unary(name, method, values=normal):
+    @case(name)
+    def build(draw, rng):
+        def run(a):
+            return getattr(a * 1, method)()
+        return [values(rng, shape(draw))], run, run
+
+
+_inplace_unary("neg_", "neg_")
+_inplace_unary("exp_", "exp_")
+_inplace_unary("log_", "log_", values=positive)
+_inplace_unary("sqrt_", "sqrt_", values=positive)
+_inplace_unary("abs_", "abs_", values=away_from_zero)
+
+
+@case("iadd_imul")
+def _augmented(draw, rng):
+    """``y += b; y *= b`` on a computed tensor: the operators are the in-place methods."""
+    a_shape, b_shape = broadcast_pair(draw)
+    def run(a, b):
+        y = a * 1
+        y += b
+        y *= b
+        return y
+    return [normal(rng, np.broadcast_shapes(a_shape, b_shape)), normal(rng, b_shape)], run, run
+
+
+@case("fill_")
+def _fill(draw, rng):
+    """Filling with a 0-d tensor: the old value gets no gradient, the value gets the sum."""
+    def run(a, v):
+        return (a * 1).fill_(v) * a
+    return [normal(rng, shape(draw)), normal(rng, ())], run, run
+
+
+def _slice_of(draw, side):
+    start = draw(st.integers(0, side - 1))
+    return slice(start, draw(st.integers(start + 1, side)))
+
+
+@case("setitem")
+def _setitem(draw, rng):
+    """``y[index] = v`` with v broadcast into the indexed block; y keeps the rest of ``a``."""
+    s = shape(draw, min_dims=1)
+    index = tuple(_slice_of(draw, n) for n in s[: draw(st.integers(1, len(s)))])
+    block = np.empty(s)[index].shape
+    v_shape = block[draw(st.integers(0, len(block))):]
+    def run(a, v):
+        y = a * 1
+        y[index] = v
+        return y * a
+    return [normal(rng, s), normal(rng, v_shape)], run, run
+
+
+@case("setitem_integer_array")
+def _setitem_integers(draw, rng):
+    s = shape(draw, min_dims=1)
+    rows = rng.permutation(s[0])[: draw(st.integers(1, s[0]))]  # no repeats: a defined result
+    def run(a, v, lib):
+        y = a * 1
+        y[lib.tensor(rows)] = v
+        return y
+    value_shape = (len(rows),) + s[1:]
+    return [normal(rng, s), normal(rng, value_shape)], lambda a, v: run(a, v, md), lambda a, v: run(a, v, torch)
+
+
+@case("inplace_on_view")
+def _inplace_view(draw, rng):
+    """An in-place op on a view (a row, the transpose) writes into its base, and both the base
+    and the view carry the gradient on."""
+    s = shape(draw, min_dims=2, max_dims=3)
+    row = draw(st.integers(0, s[0] - 1))
+    def run(a, b):
+        y = a * 1
+        y[row].mul_(b[row])
+        y.transpose(0, 1).add_(1.5)
+        v = y[row]
+        v += b[row]
+        return y * v
+    return [normal(rng, s), normal(rng, s)], run, run
+
+
+# ----------------------------------------------------------------------------- everyday names (issue 17)
+_unary("sin", F.sin, torch.sin)
+_unary("cos", lambda x: x.cos(), lambda x: x.cos())
+_unary("log1p", F.log1p, torch.log1p, positive)
+_unary("expm1", lambda x: x.expm1(), lambda x: x.expm1())
+_unary("square", lambda x: x.square(), torch.square)
+
+
+@case("round")
+def _round(draw, rng):
+    """Values k/4 + 1/8 (in units of the last kept decimal) sit between rounding steps: the gradient
+    is 0 there (exact halves, rounded to even, are in test_everyday_names.py)."""
+    decimals = draw(st.sampled_from([0, 1]))
+    x = (np.floor(4 * normal(rng, shape(draw))) / 4 + 0.125) / 10**decimals
+    return [x], lambda t: t.round(decimals=decimals), lambda t: t.round(decimals=decimals)
+
+
+@case("prod")
+def _prod(draw, rng):
+    """Along one dim or of everything; some exact zeros, so the product of the others is needed."""
+    s = shape(draw)
+    x = normal(rng, s) * (rng.random(s) > 0.2)
+    if draw(st.booleans()):
+        return [x], lambda t: t.prod(), lambda t: t.prod()
+    dim, keepdim = dim_of(draw, len(s)), draw(st.booleans())
+    return [x], lambda t: F.prod(t, dim, keepdim), lambda t: torch.prod(t, dim, keepdim)
+
+
+@case("cumsum")
+def _cumsum(draw, rng):
+    s = shape(draw)
+    dim = dim_of(draw, len(s))
+    return [normal(rng, s)], lambda t: t.cumsum(dim), lambda t: torch.cumsum(t, dim)
+
+
+@case("norm")
+def _norm(draw, rng):
+    """torch.norm: p a number or "fro", over everything, one dim or (for "fro" at most) two."""
+    s = shape(draw, min_dims=1)
+    p = draw(st.sampled_from(["fro", 2, 1, 3, float("inf"), -float("inf")]))
+    dim = draw(st.sampled_from([None, dim_of(draw, len(s)), tuple(range(min(len(s), 2)))]))
+    keepdim = draw(st.booleans())
+    return (
+        [away_from_zero(rng, s)],
+        lambda t: t.norm(p, dim, keepdim),
+        lambda t: torch.norm(t, p, dim, keepdim),
+    )
+
+
+@case("mm_mv_dot")
+def _mm_mv_dot(draw, rng):
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    name, a, b = draw(st.sampled_from([("mm", (n, k), (k, m)), ("mv", (n, k), (k,)), ("dot", (k,), (k,))]))
+    return [normal(rng, a), normal(rng, b)], getattr(md, name), getattr(torch, name)
+
+
+@case("var_std_unbiased")
+def _var_std_unbiased(draw, rng):
+    """torch's older keyword ``unbiased=`` (True: n - 1, False: n), as method."""
+    s = shape(draw, min_dims=1, min_side=2)
+    name, unbiased = draw(st.sampled_from(["var", "std"])), draw(st.booleans())
+    options = {"unbiased": unbiased}
+    if draw(st.booleans()):
+        options.update(dim=dim_of(draw, len(s)), keepdim=draw(st.booleans()))
+    return [normal(rng, s)], lambda t: getattr(t, name)(**options), lambda t: getattr(t, name)(**options)
+
+
+@case("view_as_expand_as")
+def _view_as(draw, rng):
+    target, s = broadcast_pair(draw)
+    target = np.broadcast_shapes(target, s)
+    if draw(st.booleans()):
+        return [normal(rng, s), normal(rng, target)], lambda x, y: x.expand_as(y), lambda x, y: x.expand_as(y)
+    return [normal(rng, s), normal(rng, s[::-1])], lambda x, y: x.view_as(y) * y, lambda x, y: x.view_as(y) * y
+
+
+@case("split_chunk")
+def _split_chunk(draw, rng):
+    """Views along one dim: split by a size, by a list of sizes, or chunk into n pieces."""
+    s = shape(draw, min_dims=1, max_side=5)
+    dim = dim_of(draw, len(s))
+    n = s[dim]
+    kind = draw(st.sampled_from(["size", "sections", "chunk"]))
+    if kind == "size":
+        arg = draw(st.integers(1, n + 1))
+    elif kind == "sections":
+        cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+        arg = [b - a for a, b in zip([0] + cuts, cuts + [n])]
+    else:
+        arg = draw(st.integers(1, n + 2))
+    method = "chunk" if kind == "chunk" else "split"
+    return [normal(rng, s)], lambda t: getattr(t, method)(arg, dim), lambda t: getattr(t, method)(arg, dim)
+
+
+@case("sort_topk")
+def _sort_topk(draw, rng):
+    """(values, indices); the values carry the gradient back to where they came from."""
+    s = shape(draw)
+    dim = dim_of(draw, len(s))
+    if draw(st.booleans()):
+        descending = draw(st.booleans())
+        return [normal(rng, s)], lambda t: tuple(t.sort(dim, descending)), lambda t: tuple(t.sort(dim, descending))
+    k = draw(st.integers(0, s[dim] if s else 1))
+    largest = draw(st.booleans())
+    return [normal(rng, s)], lambda t: tuple(F.topk(t, k, dim, largest)), lambda t: tuple(torch.topk(t, k, dim, largest))

@@ -50,7 +50,7 @@ def test_leaf_gradient_is_not_aliased_with_the_seed():
     x = leaf([1.0, 2.0])
     seed = md.tensor([1.0, 1.0], dtype="float64")
     (x + 0).backward(seed)
-    assert not np.shares_memory(x.grad.data, seed.data)
+    assert not np.shares_memory(x.grad.array, seed.array)
 
 
 def test_retain_grad_keeps_gradient_of_a_non_leaf():
@@ -95,7 +95,7 @@ def test_detach_cuts_the_graph_and_shares_data():
     d = (x * 2).detach()
     assert d.is_leaf and not d.requires_grad
     y = x * 2
-    assert np.shares_memory(y.detach().data, y.data)
+    assert np.shares_memory(y.detach().array, y.array)
 
 
 def test_backward_twice_on_a_freed_graph_raises():

@@ -33,13 +33,13 @@ def test_per_layer_pruning_removes_the_amount_from_every_layer():
     weights = prunable_weights(model)
     assert list(masks) == ["0.weight", "3.weight", "5.weight"] == list(weights)
     for name, w in weights.items():
-        assert int((w.data == 0).sum()) == int(round(0.7 * w.data.size)) == int((~masks[name]).sum())
+        assert int((w.array == 0).sum()) == int(round(0.7 * w.array.size)) == int((~masks[name]).sum())
 
 
 def test_global_pruning_removes_the_amount_overall_below_one_threshold():
     model = conv_net()
-    prunable_weights(model)["5.weight"].data *= 10  # a layer of large weights loses less globally
-    before = {name: w.data.copy() for name, w in prunable_weights(model).items()}
+    prunable_weights(model)["5.weight"].array *= 10  # a layer of large weights loses less globally
+    before = {name: w.array.copy() for name, w in prunable_weights(model).items()}
     masks = prune_magnitude(model, 0.6, scope="global")
     total = sum(w.size for w in before.values())
     assert sum(int((~m).sum()) for m in masks.values()) == round(0.6 * total)
@@ -52,9 +52,9 @@ def test_global_pruning_removes_the_amount_overall_below_one_threshold():
 
 def test_pruning_keeps_biases_and_checks_its_arguments():
     model = conv_net()
-    biases = {name: p.data.copy() for name, p in model.named_parameters() if name.endswith("bias")}
+    biases = {name: p.array.copy() for name, p in model.named_parameters() if name.endswith("bias")}
     prune_magnitude(model, 0.9)
-    assert all(np.array_equal(biases[name], p.data) for name, p in model.named_parameters() if name in biases)
+    assert all(np.array_equal(biases[name], p.array) for name, p in model.named_parameters() if name in biases)
     with pytest.raises(ValueError, match="prune_magnitude: amount"):
         prune_magnitude(model, 1.5)
     with pytest.raises(ValueError, match="prune_magnitude: scope"):
@@ -74,11 +74,11 @@ def sgd_steps(model, optimizer, steps=5):
 def test_masks_keep_pruned_weights_at_zero_through_sgd_with_momentum():
     model = conv_net()
     masks = prune_magnitude(model, 0.5)
-    kept_before = {n: w.data[masks[n]].copy() for n, w in prunable_weights(model).items()}
+    kept_before = {n: w.array[masks[n]].copy() for n, w in prunable_weights(model).items()}
     sgd_steps(model, KeepPruned(md.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), model, masks))
     for name, w in prunable_weights(model).items():
-        assert (w.data[~masks[name]] == 0).all()
-        assert not np.array_equal(w.data[masks[name]], kept_before[name])  # the kept weights did train
+        assert (w.array[~masks[name]] == 0).all()
+        assert not np.array_equal(w.array[masks[name]], kept_before[name])  # the kept weights did train
     # without the wrapper the gradient revives pruned weights
     sgd_steps(model, md.optim.SGD(model.parameters(), lr=0.1), steps=1)
     assert sparsity(model) < 0.5

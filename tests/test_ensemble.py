@@ -11,7 +11,7 @@ from minidl.tune.examples import digits_splits, make_mlp, train_classifier
 def linear_model(weight):
     """A bias-free Linear whose output is x @ weight.T: with an identity weight, the input is the logits."""
     model = nn.Linear(*np.shape(weight)[::-1], bias=False)
-    model.weight.data[...] = weight
+    model.weight.array[...] = weight
     return model
 
 

@@ -1,4 +1,5 @@
 """md.viz.to_dot and md.viz.draw_graph: DOT text, PNG and SVG files, with or without Graphviz."""
+import math
 import shutil
 
 import pytest
@@ -27,8 +28,9 @@ def test_dot_text_names_every_op_and_shape(loss):
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
     for op in ["Linear", "ReLU", "LogSoftmax", "NLLLoss", "Sum", "Div"]:
         assert f'label="{op}\\n' in dot, op
-    for shape in ["(5, 4)", "(6, 4)", "(6,)", "(5, 6)", "(3, 6)", "(3,)", "(5, 3)", "(5,)", "output ()"]:
+    for shape in ["(5, 4)", "(6, 4)", "(6,)", "(5, 6)", "(3, 6)", "(3,)", "(5, 3)", "(5,)"]:
         assert shape in dot, shape
+    assert f"output = {loss.item():.4g}" in dot
     assert dot.count("requires grad") == 4  # two weights, two biases; the input is a constant
 
 
@@ -77,3 +79,22 @@ def test_bad_format_is_refused(loss):
 def test_graphviz_writes_png_and_svg(loss, tmp_path):
     assert md.viz.draw_graph(loss, tmp_path / "g.png").read_bytes()[:8] == PNG_SIGNATURE
     assert b"<svg" in md.viz.draw_graph(loss, tmp_path / "g.svg").read_bytes()
+
+
+def test_scalar_leaves_and_output_show_their_values():
+    w, x = md.tensor(2.0, requires_grad=True), md.tensor(0.5, requires_grad=True)
+    loss = md.tanh(w * x) * 3.0
+    dot = md.viz.to_dot(loss, leaf_names={"w": w, "x": x})
+    assert 'label="w\\n= 2\\nrequires grad"' in dot and 'label="x\\n= 0.5\\nrequires grad"' in dot
+    assert f"output = {3 * math.tanh(1.0):.4g}" in dot
+
+
+def test_scalar_constants_and_intermediate_scalar_ops_show_their_values():
+    """Tutorial 01's all-scalar graph: every box carries its number, none the empty shape ()."""
+    t = md.tensor(2.0, requires_grad=True)
+    z = t * 3.0  # 3.0 is a constant: no gradient flows to it
+    y = (z + 1.0) ** 2
+    dot = md.viz.to_dot(y, leaf_names={"t": t})
+    assert 'label="constant\\n= 3"' in dot and 'label="constant\\n= 1"' in dot
+    assert 'label="Mul\\n= 6"' in dot and 'label="Add\\n= 7"' in dot
+    assert f"output = {49:.4g}" in dot and "()" not in dot

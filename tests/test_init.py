@@ -156,9 +156,9 @@ def test_fills_spread_like_torchs(torch, name):
 
 def test_fills_work_in_place_on_parameters_without_recording():
     p = nn.Parameter(md.zeros(4, 3))
-    array = p.data
+    array = p.array
     assert init.kaiming_uniform_(p) is p
-    assert p.data is array and p.grad_fn is None and p.is_leaf
+    assert p.array is array and p.grad_fn is None and p.is_leaf
     assert init.constant_(p, 0.5) is p
     np.testing.assert_array_equal(p.numpy(), np.full((4, 3), 0.5, np.float32))
     np.testing.assert_array_equal(init.ones_(p).numpy(), 1)

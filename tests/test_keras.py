@@ -13,6 +13,12 @@ from minidl.keras.preprocessing.sequence import pad_sequences
 from minidl.keras.regularizers import l1, l1_l2, l2
 
 
+@pytest.fixture(autouse=True)
+def fresh_session():
+    """Each test names its layers from dense, conv2d, ... as a fresh Keras session does."""
+    keras.backend.clear_session()
+
+
 @pytest.fixture(scope="module")
 def digits():
     """The 8x8 digits as channels-last images (n, 8, 8, 1), as a Keras document feeds MNIST."""
@@ -69,7 +75,7 @@ def test_recurrent_parameter_counts_are_keras_counts():
     assert param_counts(lstm) == [50 * 16, 4 * (32 * (16 + 32) + 32), 33]
     assert param_counts(gru) == [3 * (8 * (3 + 8) + 2 * 8)]  # reset_after=True: two biases
     assert param_counts(rnn) == [8 * (3 + 8) + 8]
-    assert rnn.layers[0].output_shape == (5, 8) and gru.layers[0].output_shape == (8,)
+    assert rnn.layers[0].output_shape == (None, 5, 8) and gru.layers[0].output_shape == (None, 8)
 
 
 # ------------------------------------------------------------------ (b) the Embedding-LSTM sentiment model
@@ -208,7 +214,8 @@ def test_categorical_crossentropy_and_mse():
 def test_crossentropy_of_probabilities_is_clipped_as_keras():
     p = md.tensor([[1.0, 0.0], [0.5, 0.5]])
     loss = keras.losses.sparse_categorical_crossentropy(md.tensor([1, 0]), p)
-    assert loss.item() == pytest.approx((-np.log(1e-7) - np.log(0.5)) / 2, rel=1e-5)
+    assert loss.shape == (2,)  # one value per sample, as Keras's function; the Loss objects take the mean
+    assert loss.mean().item() == pytest.approx((-np.log(1e-7) - np.log(0.5)) / 2, rel=1e-5)
 
 
 # ------------------------------------------------------------------ optimizers, paths, padding, errors
@@ -226,7 +233,10 @@ def test_document_module_paths_exist():
     assert md.keras.Sequential is md.keras.models.Sequential
     for path in ("layers.Dense", "layers.Conv2D", "layers.LSTM", "optimizers.Adam", "optimizers.SGD",
                  "optimizers.RMSprop", "regularizers.l2", "regularizers.l1", "callbacks.EarlyStopping",
-                 "callbacks.ModelCheckpoint", "utils.to_categorical", "preprocessing.sequence.pad_sequences"):
+                 "callbacks.ModelCheckpoint", "utils.to_categorical", "preprocessing.sequence.pad_sequences",
+                 "Input", "layers.Input", "layers.InputLayer", "layers.Reshape", "layers.GlobalAveragePooling2D",
+                 "initializers.HeNormal", "initializers.GlorotUniform", "losses.SparseCategoricalCrossentropy",
+                 "losses.CategoricalCrossentropy", "models.load_model", "backend.clear_session"):
         owner = md.keras
         for part in path.split("."):
             owner = getattr(owner, part)
@@ -258,7 +268,7 @@ def test_misuse_gives_clear_errors():
     model = Sequential([Dense(1, input_shape=(2,))])
     with pytest.raises(RuntimeError, match="compiled first"):
         model.fit(np.zeros((4, 2)), np.zeros(4))
-    with pytest.raises(ValueError, match=r"Conv2D: expected input of shape \(batch, height, width, channels\)"):
+    with pytest.raises(ValueError, match=r"conv2d: expected input of shape \(batch, height, width, channels\), got \(None, 8, 8\)"):
         Sequential([Conv2D(4, 3, input_shape=(8, 8))])
     with pytest.raises(ValueError, match="predict: the model has no layers"):
         Sequential().predict(np.zeros((1, 2)))

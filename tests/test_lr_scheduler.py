@@ -2,8 +2,10 @@
 the closed forms given in the docstrings."""
 import bisect
 import math
+import re
 import warnings
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,6 +28,10 @@ SCHEDULES = [
     ("LambdaLR", lambda s, o: s.LambdaLR(o, lambda e: 0.95**e)),
     ("LambdaLR-per-group", lambda s, o: s.LambdaLR(o, [lambda e: 1 / (1 + e), lambda e: min(1.0, (e + 1) / 5)])),
     ("warm-up-then-cosine", lambda s, o: s.ChainedScheduler([s.LinearLR(o, 0.1, total_iters=5), s.CosineAnnealingLR(o, T_max=40)])),
+    ("OneCycleLR", lambda s, o: s.OneCycleLR(o, max_lr=[1.0, 0.3], total_steps=60)),
+    ("OneCycleLR-linear-three-phase", lambda s, o: s.OneCycleLR(
+        o, max_lr=0.5, epochs=6, steps_per_epoch=10, pct_start=0.25, anneal_strategy="linear", three_phase=True,
+        div_factor=10.0, final_div_factor=100.0, base_momentum=[0.8, 0.7], max_momentum=0.99)),
 ]  # fmt: skip
 IDS = [name for name, _ in SCHEDULES]
 
@@ -255,3 +261,101 @@ def test_reduce_lr_on_plateau_rejects_bad_settings():
         lr_scheduler.ReduceLROnPlateau(optimizer, min_lr=[0, 0, 0])
     with pytest.raises(ValueError, match="ChainedScheduler: scheduler 0 is a ReduceLROnPlateau"):
         lr_scheduler.ChainedScheduler([lr_scheduler.ReduceLROnPlateau(optimizer)])
+
+
+# ----------------------------------------------------------------------------- OneCycleLR
+ONE_CYCLE_RUNS = [
+    ("SGD", dict(lr=0.1, momentum=0.9), dict(max_lr=0.05, total_steps=40)),
+    ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True), dict(max_lr=0.05, epochs=4, steps_per_epoch=10, three_phase=True)),
+    ("Adam", dict(lr=0.1), dict(max_lr=0.02, total_steps=40, anneal_strategy="linear", base_momentum=0.8)),
+    ("AdamW", dict(lr=0.1, weight_decay=0.1), dict(max_lr=[0.02, 0.01], total_steps=40, pct_start=0.5)),
+    ("RMSprop", dict(lr=0.1, momentum=0.5), dict(max_lr=0.01, total_steps=40, max_momentum=0.6, base_momentum=0.4)),
+    ("Adagrad", dict(lr=0.1), dict(max_lr=0.1, total_steps=40, cycle_momentum=False)),
+]
+
+
+def _one_cycle_training(library, optimizer_name, optimizer_kwargs, schedule_kwargs):
+    """40 steps on a quadratic in float64, two param groups; per step: lrs, momenta, parameters."""
+    target = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    params = [library.tensor(np.zeros(3), requires_grad=True, dtype=library.float64) for _ in range(2)]
+    optimizer_class = getattr(optim if library is md else library.optim, optimizer_name)
+    optimizer = optimizer_class([{"params": [p]} for p in params], **optimizer_kwargs)
+    schedule = (lr_scheduler if library is md else library.optim.lr_scheduler).OneCycleLR(optimizer, **schedule_kwargs)
+    trajectory = []
+    for step in range(40):
+        optimizer.zero_grad()
+        loss = sum(((p - library.tensor(t)) ** 2 * (step % 3 + 1)).sum() for p, t in zip(params, target))
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        momenta = [g.get("momentum", g.get("betas")) for g in optimizer.param_groups]
+        trajectory.append((schedule.get_last_lr(), momenta, np.concatenate([p.detach().numpy() for p in params])))
+    return trajectory
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("optimizer_name, optimizer_kwargs, schedule_kwargs", ONE_CYCLE_RUNS, ids=[r[0] for r in ONE_CYCLE_RUNS])
+def test_one_cycle_lrs_momenta_and_training_are_torchs(torch, optimizer_name, optimizer_kwargs, schedule_kwargs):
+    mine = _one_cycle_training(md, optimizer_name, optimizer_kwargs, schedule_kwargs)
+    theirs = _one_cycle_training(torch, optimizer_name, optimizer_kwargs, schedule_kwargs)
+    for step, ((my_lrs, my_momenta, my_params), (lrs, momenta, params)) in enumerate(zip(mine, theirs)):
+        assert my_lrs == lrs and my_momenta == momenta, f"step {step}"
+        np.testing.assert_allclose(my_params, params, rtol=1e-10, atol=1e-12, err_msg=f"step {step}")
+
+
+def test_one_cycle_passes_through_its_corner_values():
+    optimizer = sgd(md, [1.0])
+    schedule = lr_scheduler.OneCycleLR(optimizer, max_lr=2.0, total_steps=10, pct_start=0.5, div_factor=4.0, final_div_factor=10.0)
+    lrs, momenta = [], []
+    for _ in range(10):
+        lrs.append(schedule.get_last_lr()[0])
+        momenta.append(optimizer.param_groups[0]["momentum"])
+        epoch(optimizer, schedule)
+    # steps 0, 4 = 0.5 * 10 - 1 and 9 = 10 - 1: max_lr / 4, max_lr, then max_lr / 4 / 10
+    assert lrs[0] == 0.5 and math.isclose(lrs[4], 2.0) and math.isclose(lrs[9], 0.05)
+    assert momenta[0] == 0.95 and math.isclose(momenta[4], 0.85) and math.isclose(momenta[9], 0.95)
+    assert lrs[:5] == sorted(lrs[:5]) and lrs[4:] == sorted(lrs[4:], reverse=True)
+
+
+@pytest.mark.torch
+def test_one_cycle_refuses_to_step_past_total_steps_as_torch(torch):
+    """Both take total_steps steps after the construction, and raise on the next one."""
+    for library, message in [(torch, "Tried to step 6 times"), (md, "OneCycleLR: tried to step 6 times, but the schedule has only total_steps=5")]:
+        optimizer = sgd(library)
+        schedule = (lr_scheduler if library is md else torch.optim.lr_scheduler).OneCycleLR(optimizer, max_lr=1.0, total_steps=5)
+        for _ in range(5):
+            epoch(optimizer, schedule)
+        with pytest.raises(ValueError, match=message):
+            epoch(optimizer, schedule)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(max_lr=1.0), "you must give either total_steps or both epochs and steps_per_epoch"),
+        (dict(max_lr=1.0, epochs=3), "you must give either total_steps or both epochs and steps_per_epoch"),
+        (dict(max_lr=1.0, total_steps=0), "total_steps must be a positive integer, got 0"),
+        (dict(max_lr=1.0, total_steps=2.5), "total_steps must be a positive integer, got 2.5"),
+        (dict(max_lr=1.0, epochs=0, steps_per_epoch=3), "epochs must be a positive integer, got 0"),
+        (dict(max_lr=1.0, epochs=2, steps_per_epoch=-1), "steps_per_epoch must be a positive integer, got -1"),
+        (dict(max_lr=1.0, total_steps=10, pct_start=1.5), "pct_start must be a float between 0 and 1, got 1.5"),
+        (dict(max_lr=1.0, total_steps=10, pct_start=0), "pct_start must be a float between 0 and 1, got 0"),
+        (dict(max_lr=1.0, total_steps=10, anneal_strategy="exp"), "anneal_strategy must be 'cos' or 'linear', got 'exp'"),
+        (dict(max_lr=[1.0], total_steps=10), "expected 2 max_lrs, one per param group, got 1"),
+        (dict(max_lr=1.0, total_steps=10, base_momentum=[0.8] * 3), "expected 2 base_momentums, one per param group, got 3"),
+    ],
+)
+def test_one_cycle_rejects_what_torch_rejects(torch, kwargs, message):
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.OneCycleLR(sgd(torch), **kwargs)
+    with pytest.raises(ValueError, match=f"OneCycleLR: {re.escape(message)}"):
+        lr_scheduler.OneCycleLR(sgd(md), **kwargs)
+
+
+@pytest.mark.torch
+def test_one_cycle_momentum_needs_an_optimizer_with_momentum_as_torch(torch):
+    with pytest.raises(ValueError):
+        torch.optim.lr_scheduler.OneCycleLR(torch.optim.Adagrad([torch.zeros(1, requires_grad=True)]), 1.0, 10)
+    with pytest.raises(ValueError, match="OneCycleLR: Adagrad has neither momentum nor betas; pass cycle_momentum=False"):
+        lr_scheduler.OneCycleLR(optim.Adagrad([md.zeros(1, requires_grad=True)]), 1.0, 10)

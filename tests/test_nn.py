@@ -3,6 +3,7 @@ import collections
 import copy
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -120,7 +121,7 @@ def test_shared_parameters_and_modules_are_listed_once():
 def test_parameter_wraps_data_and_reprs_like_torch():
     t = md.tensor([1.0, 2.0])
     p = nn.Parameter(t)
-    assert p.data is t.data and p.is_leaf and p.requires_grad
+    assert p.array is t.array and p.is_leaf and p.requires_grad
     assert not nn.Parameter(t, requires_grad=False).requires_grad
     assert repr(p).startswith("Parameter containing:\ntensor([1., 2.]")
     assert type(p * 2) is md.Tensor
@@ -196,7 +197,7 @@ def test_layers_follow_the_default_dtype_and_dtype_argument():
 def test_deepcopy_gives_an_independent_model():
     net = Net()
     twin = copy.deepcopy(net)
-    twin.fc1.weight.data[...] = 0
+    twin.fc1.weight.array[...] = 0
     assert net.fc1.weight.numpy().any()
     assert [n for n, _ in twin.named_parameters()] == [n for n, _ in net.named_parameters()]
 
@@ -206,7 +207,7 @@ def test_repr_nests_children_with_their_settings():
     assert repr(model) == (
         "Sequential(\n"
         "  (0): Linear(in_features=4, out_features=8, bias=False)\n"
-        "  (1): Dropout(p=0.1)\n"
+        "  (1): Dropout(p=0.1, inplace=False)\n"
         "  (2): ModuleList(\n"
         "    (0): Softmax(dim=1)\n"
         "  )\n"
@@ -246,7 +247,7 @@ def test_state_dict_round_trip_reproduces_outputs():
     x = md.randn(4, 3)
     state = source.state_dict()
     assert all(not t.requires_grad for t in state.values())
-    assert np.shares_memory(state["fc1.weight"].data, source.fc1.weight.data)  # as torch: a view
+    assert np.shares_memory(state["fc1.weight"].array, source.fc1.weight.array)  # as torch: a view
     weight = target.fc1.weight
     assert target.load_state_dict(state) == ([], [])
     assert target.fc1.weight is weight  # values copied into the existing parameters
@@ -467,3 +468,178 @@ def test_shared_modules_give_torch_names(torch):
     assert list(m_model.state_dict()) == list(t_model.state_dict())
     assert [n for n, _ in m_model.named_parameters()] == [n for n, _ in t_model.named_parameters()]
     assert [n for n, _ in m_model.named_modules()] == [n for n, _ in t_model.named_modules()]
+
+
+# ----------------------------------------------------------------------------- walking the tree, as torch
+def _tree(ns):
+    """A model with a shared module and a shared parameter, from torch.nn or md.nn."""
+    shared = ns.Linear(2, 2)
+    model = ns.Sequential(ns.Linear(2, 2), ns.Sequential(shared, ns.ReLU()), shared, ns.Sequential(ns.Tanh()))
+    model[0].weight = model[1][0].weight
+    return model
+
+
+@pytest.mark.torch
+def test_named_modules_prefix_memo_and_duplicates_match_torch(torch):
+    mine, theirs = _tree(nn), _tree(torch.nn)
+
+    def names(model, **kwargs):
+        return [(name, type(module).__name__) for name, module in model.named_modules(**kwargs)]
+
+    for kwargs in [{}, {"prefix": "net"}, {"remove_duplicate": False}, {"prefix": "m", "remove_duplicate": False}]:
+        assert names(mine, **kwargs) == names(theirs, **kwargs), kwargs
+    assert names(mine, memo={mine[1]}) == names(theirs, memo={theirs[1]})  # a memoized subtree is skipped
+    assert [type(m).__name__ for m in mine.modules()] == [type(m).__name__ for m in theirs.modules()]
+    for kwargs in [{}, {"prefix": "p"}, {"remove_duplicate": False}, {"recurse": False}]:
+        assert [n for n, _ in mine.named_parameters(**kwargs)] == [n for n, _ in theirs.named_parameters(**kwargs)]
+    assert list(mine.state_dict()) == list(theirs.state_dict())
+
+
+@pytest.mark.torch
+def test_apply_visits_modules_in_torchs_order(torch):
+    visited = {"mine": [], "theirs": []}
+    _tree(nn).apply(lambda m: visited["mine"].append(type(m).__name__))
+    _tree(torch.nn).apply(lambda m: visited["theirs"].append(type(m).__name__))
+    assert visited["mine"] == visited["theirs"]
+
+
+@pytest.mark.torch
+def test_apply_initialises_weights_as_a_course_does(torch):
+    def init_weights(ns, init):
+        def fn(module):
+            if isinstance(module, ns.Linear):
+                init.constant_(module.weight, 0.5)
+                init.zeros_(module.bias)
+
+        return fn
+
+    mine, theirs = _tree(nn), _tree(torch.nn)
+    assert mine.apply(init_weights(nn, nn.init)) is mine
+    theirs.apply(init_weights(torch.nn, torch.nn.init))
+    for (name, p), (_, q) in zip(mine.state_dict().items(), theirs.state_dict().items()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
+
+
+@pytest.mark.torch
+def test_requires_grad_freezes_and_unfreezes_as_torch(torch):
+    mine, theirs = _tree(nn), _tree(torch.nn)
+    assert mine[3].requires_grad_(False) is mine[3]
+    for model in (mine[1], theirs[1]):
+        model.requires_grad_(False)
+    assert [p.requires_grad for p in mine.parameters()] == [p.requires_grad for p in theirs.parameters()]
+    mine[1][0].requires_grad_()
+    theirs[1][0].requires_grad_()
+    assert [p.requires_grad for p in mine.parameters()] == [p.requires_grad for p in theirs.parameters()]
+    assert all(p.requires_grad for p in mine.parameters())
+
+
+def test_frozen_parameters_get_no_gradient():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    model[0].requires_grad_(False)
+    model(md.ones(3, 2)).sum().backward()
+    assert model[0].weight.grad is None and model[1].weight.grad is not None
+
+
+# ----------------------------------------------------------------------------- Unflatten
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "shape, dim, sizes",
+    [((3, 12), 1, (3, 4)), ((3, 12), 1, (2, -1, 3)), ((3, 12), -1, [6, 2]), ((12, 2), 0, (-1, 1, 4)), ((2, 6, 1), 1, (6,))],
+)
+def test_unflatten_matches_torch(torch, dtype, shape, dim, sizes):
+    md_layer, torch_layer = nn.Unflatten(dim, sizes), torch.nn.Unflatten(dim, sizes)
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    _check_against_torch(torch, md_layer, torch_layer, [x], dtype)
+    assert repr(md_layer) == repr(torch_layer)
+
+
+@pytest.mark.torch
+def test_unflatten_errors_where_torch_does(torch):
+    for layer in (nn.Unflatten(1, (4, -1)), nn.Unflatten(1, (2, 2))):
+        with pytest.raises(RuntimeError):
+            torch.nn.Unflatten(layer.dim, layer.unflattened_size)(torch.ones(3, 6))
+        with pytest.raises(ValueError, match=r"Unflatten: sizes \[.*\] don't multiply up to the size of dim 1 \(6\) of the input of shape \(3, 6\)"):
+            layer(md.ones(3, 6))
+    with pytest.raises(TypeError):
+        torch.nn.Unflatten(1, 5)
+    with pytest.raises(TypeError, match="Unflatten: unflattened_size must be a tuple of ints, got int 5"):
+        nn.Unflatten(1, 5)
+    with pytest.raises(IndexError):
+        torch.nn.Unflatten(2, (3, 2))(torch.ones(3, 6))
+    with pytest.raises(IndexError):
+        nn.Unflatten(2, (3, 2))(md.ones(3, 6))
+
+
+# ----------------------------------------------------------------------------- Dropout2d, in-place dropout
+def _kept_value_and_constant_per_channel(out, p):
+    """(the set of output values, whether each (n, c) slice is constant) for an input of ones."""
+    flat = out.reshape(out.shape[0] * out.shape[1], -1)
+    return sorted(set(np.round(flat.ravel(), 5).tolist())), bool((flat == flat[:, :1]).all())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("shape", [(40, 30, 3, 4), (40, 30, 5), (40, 30), (4, 5, 2, 3, 2)])
+def test_dropout2d_drops_what_torch_drops_and_warns_where_it_warns(torch, shape):
+    p = 0.4
+    md.manual_seed(0)
+    torch.manual_seed(0)
+    results = []
+    for f, ones in [(md.functional.dropout2d, md.ones), (torch.nn.functional.dropout2d, torch.ones)]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = f(ones(*shape), p).numpy()
+        results.append((_kept_value_and_constant_per_channel(out, p), len(caught)))
+        assert abs((out == 0).mean() - p) < 0.08
+    assert results[0] == results[1]
+    with pytest.warns(UserWarning, match="1-D"), pytest.raises(RuntimeError):
+        torch.nn.functional.dropout2d(torch.ones(5))
+    with pytest.raises(ValueError, match=r"dropout2d: expected an input with at least 2 dims \(N, C, ...\), got shape \(5,\)"):
+        md.functional.dropout2d(md.ones(5))
+
+
+def test_dropout2d_gradient_is_the_channel_mask():
+    md.manual_seed(1)
+    x = md.tensor(np.random.default_rng(0).standard_normal((6, 8, 2, 2)), requires_grad=True)
+    out = nn.Dropout2d(p=0.25)(x)
+    out.sum().backward()
+    mask = x.grad.numpy()
+    assert set(np.unique(mask).tolist()) == {0.0, 1 / 0.75}
+    assert (mask == mask[:, :, :1, :1]).all()
+    np.testing.assert_allclose(out.numpy(), x.numpy() * mask)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("layer", ["Dropout", "Dropout2d"])
+def test_dropout_layers_identity_inplace_and_repr_as_torch(torch, layer):
+    for ns, ones in [(nn, md.ones), (torch.nn, torch.ones)]:
+        x = ones(2, 3, 4, 4)
+        drop = getattr(ns, layer)(p=0.5, inplace=True)
+        out = drop(x)
+        assert out is x and (x.numpy() == 0).any()  # written into the input
+        assert getattr(ns, layer)(p=0.5)(x) is not x
+        assert drop.eval()(x) is x and getattr(ns, layer)(p=0.0)(x) is x
+    assert repr(getattr(nn, layer)(0.2, inplace=True)) == repr(getattr(torch.nn, layer)(0.2, inplace=True))
+    with pytest.raises(ValueError):
+        getattr(torch.nn, layer)(1.5)
+    with pytest.raises(ValueError, match=f"{layer}: probability has to be between 0 and 1, got 1.5"):
+        getattr(nn, layer)(1.5)
+
+
+@pytest.mark.torch
+def test_inplace_dropout_on_a_leaf_that_requires_grad_raises_as_torch(torch):
+    with pytest.raises(RuntimeError, match="leaf"):
+        torch.nn.functional.dropout(torch.ones(3, requires_grad=True), inplace=True)
+    with pytest.raises(RuntimeError, match="dropout_: a leaf tensor that requires grad"):
+        md.functional.dropout(md.ones(3, requires_grad=True), inplace=True)
+
+
+def test_inplace_dropout_on_a_non_leaf_keeps_gradients_right():
+    md.manual_seed(2)
+    w = md.tensor([[1.0, 2.0, 3.0, 4.0]] * 50, requires_grad=True)
+    h = w * 2
+    out = md.functional.dropout(h, p=0.5, inplace=True)
+    assert out is h
+    (out * out).sum().backward()
+    mask = (h.numpy() != 0) * 2.0  # 1 / (1 - p) where kept
+    np.testing.assert_allclose(w.grad.numpy(), 2 * (w.numpy() * 2 * mask) * mask * 2)

@@ -232,12 +232,12 @@ def test_md_optim_is_reachable_from_the_top_level():
 def test_step_updates_parameters_in_place(name):
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
     params = list(model.parameters())
-    arrays, before = [p.data for p in params], [p.numpy().copy() for p in params]
+    arrays, before = [p.array for p in params], [p.numpy().copy() for p in params]
     optimizer = getattr(optim, name)(model.parameters(), lr=0.1)
     model(md.ones(2, 3)).sum().backward()
     optimizer.step()
     assert list(model.parameters()) == params
-    assert all(p.data is array for p, array in zip(params, arrays))
+    assert all(p.array is array for p, array in zip(params, arrays))
     assert all(not np.array_equal(p.numpy(), old) for p, old in zip(params, before))
 
 
@@ -249,8 +249,8 @@ def test_float32_parameters_and_their_state_stay_float32(name):
         (p * p).sum().backward()
         optimizer.step()
     assert p.dtype == np.float32
-    arrays = [value for value in optimizer.state[p].values() if isinstance(value, np.ndarray)]
-    assert arrays and all(a.dtype == np.float32 and a.shape == (3,) for a in arrays)
+    buffers = [value for key, value in optimizer.state[p].items() if key != "step"]
+    assert buffers and all(b.dtype == np.float32 and b.shape == (3,) for b in buffers)
 
 
 def test_a_parameter_without_grad_is_left_alone_and_gets_no_state():
@@ -259,7 +259,7 @@ def test_a_parameter_without_grad_is_left_alone_and_gets_no_state():
     (used * 3).sum().backward()
     optimizer.step()
     np.testing.assert_array_equal(unused.numpy(), 1)
-    assert unused not in optimizer.state and optimizer.state[used]["step"] == 1
+    assert unused not in optimizer.state and optimizer.state[used]["step"].item() == 1
 
 
 def test_zero_grad_sets_none_or_zeros():
@@ -312,8 +312,8 @@ def test_param_groups_take_defaults_unless_overridden():
 def test_adagrad_creates_state_for_every_parameter_including_later_groups():
     a, b = md.ones(2, requires_grad=True), md.ones(2, requires_grad=True)
     optimizer = optim.Adagrad([a], initial_accumulator_value=0.5)
-    assert optimizer.state[a]["step"] == 0
-    np.testing.assert_array_equal(optimizer.state[a]["sum"], 0.5)
+    assert optimizer.state[a]["step"].item() == 0
+    np.testing.assert_array_equal(optimizer.state[a]["sum"].numpy(), 0.5)
     optimizer.add_param_group({"params": [b], "lr": 1.0})
     (b * b).sum().backward()
     optimizer.step()
@@ -329,10 +329,10 @@ def test_state_dict_has_torch_layout_and_is_a_snapshot():
     assert [g["params"] for g in saved["param_groups"]] == [[0, 1], [2, 3]]
     assert [g["lr"] for g in saved["param_groups"]] == [0.1, 0.5]
     assert set(saved["state"]) == {0, 1, 2, 3} and set(saved["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
-    snapshot = saved["state"][0]["exp_avg"].copy()
+    snapshot = saved["state"][0]["exp_avg"].numpy().copy()
     optimizer.step()
-    np.testing.assert_array_equal(saved["state"][0]["exp_avg"], snapshot)
-    assert saved["state"][0]["step"] == 1
+    np.testing.assert_array_equal(saved["state"][0]["exp_avg"].numpy(), snapshot)
+    assert saved["state"][0]["step"].item() == 1
 
 
 def test_load_state_dict_checks_groups_and_shapes():
@@ -358,8 +358,8 @@ def test_load_state_dict_restores_hyperparameters_and_copies_state():
     fresh = optim.RMSprop(params, lr=0.5)
     fresh.load_state_dict(saved)
     assert fresh.param_groups[0]["lr"] == 0.1 and fresh.param_groups[0]["params"] == params
-    fresh.state[params[0]]["square_avg"] += 1  # the loaded state does not alias the dict
-    np.testing.assert_array_equal(saved["state"][0]["square_avg"], optimizer.state[params[0]]["square_avg"])
+    fresh.state[params[0]]["square_avg"].array += 1  # the loaded state does not alias the dict
+    np.testing.assert_array_equal(saved["state"][0]["square_avg"].numpy(), optimizer.state[params[0]]["square_avg"].numpy())
 
 
 def test_repr_lists_each_group_like_torch():
@@ -557,5 +557,8 @@ def test_state_lives_on_the_parameters_device_and_steps_match_the_cpu(name):
         for p, optimizer in zip((cpu, gpu), optimizers):
             (p * p * p).sum().backward()
             optimizer.step()
-    assert all(value.device == gpu.data.device for value in optimizers[1].state[gpu].values() if hasattr(value, "device"))
+    reloaded = getattr(optim, name)([gpu], lr=0.1)
+    reloaded.load_state_dict(optimizers[0].state_dict())  # CPU state into a CUDA parameter's optimizer
+    for state in (optimizers[1].state[gpu], reloaded.state[gpu]):  # the step count stays on the CPU, as in torch
+        assert all(str(value.device) == ("cpu" if key == "step" else str(gpu.device)) for key, value in state.items())
     assert_close(gpu.numpy(), cpu.numpy(), 1e-12, 1e-12, name)

@@ -1,6 +1,7 @@
 """minidl.parallel: how the batch is cut into chunks, how the chunks run on threads, and the
 convolution computed that way against PyTorch (the rest of the suite runs on one thread)."""
 import threading
+import warnings
 from unittest import mock
 
 import numpy as np
@@ -121,3 +122,15 @@ def test_product_is_matmul_small_or_large(shapes):
     with threadpool_limits(2, user_api="blas"):
         np.testing.assert_array_equal(parallel.product(a, b), a @ b)
         assert parallel.cpu_threads() == 2
+
+
+def test_the_callers_numpy_error_state_holds_in_every_chunk_thread():
+    """np.errstate is a context variable: the worker threads run in a copy of the caller's."""
+    def overflow(chunk):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            np.exp(np.full(3, 1000.0))  # raises RuntimeWarning unless over="ignore" holds here
+        return chunk
+
+    with mock.patch.object(parallel, "cpu_threads", lambda: 2), np.errstate(over="ignore"):
+        assert parallel.map_chunks(overflow, list(range(8))) == list(range(8))

@@ -291,3 +291,15 @@ def test_unsupported_objects_are_refused_before_writing(obj, message, tmp_path):
 def test_save_into_a_missing_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="save: directory .*nowhere does not exist"):
         md.save(1, tmp_path / "nowhere" / "x.npz")
+
+
+@pytest.mark.torch
+def test_a_directory_is_refused_by_name(tmp_path):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(IsADirectoryError):  # load: torch's exception type, with a message that says what to do
+        torch.load(tmp_path)
+    with pytest.raises(IsADirectoryError, match=f"load: {tmp_path} is a directory; give the path of a file"):
+        md.load(tmp_path)
+    with pytest.raises(IsADirectoryError, match=f"save: {tmp_path} is a directory; give a file name"):
+        md.save(1, tmp_path)
+    assert list(tmp_path.iterdir()) == []

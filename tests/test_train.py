@@ -143,14 +143,14 @@ def test_early_stopping_waits_patience_epochs_then_restores_the_best_weights():
 
     class Snapshot(train.Callback):
         def on_epoch_end(self, state):
-            snapshots.append(state.model[0].weight.data.copy())
+            snapshots.append(state.model[0].weight.array.copy())
 
     stopper = train.EarlyStopping(patience=2, restore_best_weights=True)
     values = [1.0, 0.5, 0.7, 0.6, 0.4, 0.3]  # best at epoch 2, then two epochs without improvement
     model, _, history = run(epochs=6, callbacks=[Snapshot(), Scripted(values), stopper])
     assert len(history) == 4 and stopper.best_epoch == 2 and stopper.stopped_epoch == 4
     assert "val_loss" in history.stop_reason
-    np.testing.assert_array_equal(model[0].weight.data, snapshots[1])
+    np.testing.assert_array_equal(model[0].weight.array, snapshots[1])
 
 
 def test_early_stopping_min_delta_and_max_mode():
@@ -184,7 +184,7 @@ def test_model_checkpoint_every_epoch_with_a_pattern(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-01.npz", "ckpt-02.npz"]
     restored, _, _ = setup()
     restored.load_state_dict(md.load(tmp_path / "ckpt-02.npz")["model"])
-    np.testing.assert_array_equal(restored[0].weight.data, model[0].weight.data)
+    np.testing.assert_array_equal(restored[0].weight.array, model[0].weight.array)
 
 
 def test_model_checkpoint_keeps_the_previous_file_when_saving_fails(tmp_path, monkeypatch):

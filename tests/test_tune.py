@@ -1,6 +1,7 @@
 """md.tune: reproducible grid and random search, executors, cross-validation, pruning, results."""
 import argparse
 import multiprocessing
+import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -21,6 +22,7 @@ from minidl.tune import (
     random_search,
 )
 from minidl.tune.cli import add_tune_parser
+from minidl.tune.results import results_figure
 
 SPACE = {"x": Uniform(-1.0, 1.0), "lr": LogUniform(1e-4, 1e-1), "n": IntUniform(1, 3), "act": Choice(["relu", "tanh"])}
 
@@ -164,6 +166,11 @@ def test_patience_pruner_stops_a_plateau():
 
     record = grid_search(plateau, {"a": [0]}, pruner=PatiencePruner(patience=3)).best
     assert record["status"] == "pruned" and record["score"] == 0.6 and len(record["curve"]) == 5
+    for patience in (0, 1):  # as Keras's EarlyStopping: stop at the first report that does not improve
+        record = grid_search(plateau, {"a": [0]}, pruner=PatiencePruner(patience=patience)).best
+        assert record["status"] == "pruned" and len(record["curve"]) == 3
+    with pytest.raises(ValueError, match="PatiencePruner: patience must be >= 0, got -1"):
+        PatiencePruner(patience=-1)
 
 
 def test_results_table_and_plot(tmp_path):
@@ -188,6 +195,59 @@ def test_tune_command_prints_the_table_and_saves_the_plot(tmp_path, capsys):
     assert (tmp_path / "tune_results.png").is_file()
     (tmp_path / "a_file").write_text("")
     args = parser.parse_args(["tune", "--out", str(tmp_path / "a_file")])
-    assert args.run(args) == 1 and "cannot create the output directory" in capsys.readouterr().err
+    assert args.run(args) == 1
+    assert capsys.readouterr().err == f"error: --out {tmp_path / 'a_file'} is a file, not a directory; " \
+        "give a folder for tune_results.png\n"
     with pytest.raises(SystemExit):
         parser.parse_args(["tune", "--trials", "0"])
+
+
+def legend_texts(ax):
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def test_results_figure_has_log_axes_and_names_every_marker():
+    grid = {"x": [-0.5, 0.3], "lr": [1e-3, 1e-2]}
+
+    def pruned_when_x_is_negative(params, seed, report):
+        report(0, 0.0)
+        report(1, params["x"])  # no improvement for x < 0: pruned here
+        return params["x"]
+
+    results = grid_search(pruned_when_x_is_negative, grid, pruner=PatiencePruner(patience=0))
+    figure = results_figure(results, log_scale=("lr",), score_name="validation accuracy")
+    x_axis, lr_axis = figure.axes
+    assert (x_axis.get_xscale(), lr_axis.get_xscale()) == ("linear", "log")
+    assert lr_axis.get_xlabel() == "lr (log scale)" and x_axis.get_ylabel() == "validation accuracy"
+    best = results.best["trial"]
+    assert legend_texts(lr_axis) == ["completed trial", "pruned trial (last score)", f"best: trial {best}"]
+    assert lr_axis.get_legend().get_title().get_text() == "4 trials"
+
+
+def test_tune_command_plots_the_learning_rate_on_a_log_axis(tmp_path, monkeypatch, capsys):
+    from minidl.viz import figure
+
+    saved, real_save = [], figure.save
+
+    def save(fig, path, **options):
+        saved.append([(ax.get_xlabel(), ax.get_xscale()) for ax in fig.axes] + [fig.axes[0].get_ylabel()])
+        return real_save(fig, path, **options)
+
+    monkeypatch.setattr(figure, "save", save)
+    parser = argparse.ArgumentParser()
+    add_tune_parser(parser.add_subparsers())
+    args = parser.parse_args(["tune", "--trials", "2", "--epochs", "1", "--out", str(tmp_path)])
+    assert args.run(args) == 0
+    assert saved == [[("lr (log scale)", "log"), ("hidden", "linear"), ("batch_size", "linear"), "validation accuracy"]]
+
+
+def test_tune_command_says_when_dask_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
+    parser = argparse.ArgumentParser()
+    add_tune_parser(parser.add_subparsers())
+    args = parser.parse_args(["tune", "--scheduler", "tcp://127.0.0.1:8786", "--out", str(tmp_path)])
+    assert args.run(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --scheduler needs dask's distributed") and "pip install 'minidl[dask]'" in err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["tune", "--scheduler", "tcp://127.0.0.1:8786", "--workers", "2"])

@@ -52,3 +52,28 @@ def test_the_backend_draws_to_files_only():
     import matplotlib
 
     assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_the_curves_mark_the_best_epoch(history):
+    figure = viz.history_figure(history, best_epoch=2)
+    for ax, name in zip(figure.axes, ["loss", "accuracy"]):
+        vertical = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+        assert len(vertical) == 1 and list(vertical[0].get_xdata()) == [2, 2]
+        legend = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert ax.get_title() == name and legend == ["training", "validation", "restored best epoch 2"]
+        rings = [line for line in ax.get_lines() if line.get_markerfacecolor() == "none"]
+        best_values = [history[name][1], history["val_" + name][1]]
+        assert len(rings) == 1 and list(rings[0].get_ydata()) == best_values
+    with pytest.raises(ValueError, match="best_epoch 7 is not among the epochs"):
+        viz.history_figure(history, best_epoch=7)
+
+
+def test_one_epoch_shows_its_points_on_an_epoch_axis():
+    history = History()
+    history.append(1, {"loss": 0.7, "val_loss": 0.8})
+    (ax,) = viz.history_figure(history).axes
+    for line in ax.get_lines():
+        assert line.get_marker() == "o" and line.get_markersize() >= 4
+    low, high = ax.get_xlim()
+    assert low < 1 < high and high - low >= 1
+    assert [tick for tick in ax.get_xticks() if low <= tick <= high] == [1]

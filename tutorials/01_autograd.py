@@ -364,7 +364,7 @@ print("after two backwards:", a.grad, " (6 + 6)")
 #
 # Recording costs memory (saved arrays) and time. Inside `with md.no_grad():` operations
 # record nothing: the results have no `grad_fn`. Use it for evaluation and for updating
-# parameters (`p.data -= lr * p.grad.data` must not itself become part of the graph).
+# parameters (`p.array -= lr * p.grad.array` must not itself become part of the graph).
 
 # %%
 heading("5. no_grad and detach")

@@ -489,7 +489,7 @@ print("gradient, spread evenly over each window:\n", x_pool.grad.numpy()[0, 0])
 #
 # The loss is the cross-entropy of the scores, and the optimiser is plain stochastic gradient
 # descent written inline: after each mini-batch's backward, move every parameter a small step
-# against its gradient, `p.data -= lr * p.grad.data`, inside `md.no_grad()` so that the update
+# against its gradient, `p.array -= lr * p.grad.array`, inside `md.no_grad()` so that the update
 # itself is not recorded in a graph.
 
 # %%
@@ -534,7 +534,7 @@ for epoch in range(1, epochs + 1):
         loss.backward()
         with md.no_grad():
             for p in model.parameters():
-                p.data -= lr * p.grad.data
+                p.array -= lr * p.grad.array
         total_loss += loss.item() * len(chosen)
     if FAST or epoch % 5 == 0:
         print(f"epoch {epoch:2d}: training loss {total_loss / len(shuffled):.3f}, test accuracy {accuracy(test_set):.1%}")

@@ -377,13 +377,16 @@ for sentence in ["the plot was good", "the plot was not good", "not boring and a
 # ## 6. Real movie reviews
 #
 # The sentence-polarity dataset (Pang & Lee, ACL 2005) has 5331 positive and 5331 negative
-# one-sentence reviews. It is not shipped with minidl; when it is found beside the repository
-# (`../shared/data/text/mr/`), we train the same model on it with the same tokenizer, vocabulary
-# and padding. Published results on this set are about 76-81% accuracy (10-fold cross-validation);
-# our small LSTM, trained from scratch for three epochs, gets about 75%. Train it longer and it
-# starts to memorise the training sentences: the training loss keeps falling while validation
-# accuracy stalls. Real negation is also much harder than in our toy task: 9000 sentences contain
-# few examples of phrases like *not as bad as*.
+# one-sentence reviews. It is not shipped with minidl. The variable `MOVIE_REVIEWS`, set at the top
+# of this script, points at the folder holding its two files `rt-polarity.pos` and `rt-polarity.neg`
+# (sentence polarity dataset v1.0, from Cornell's movie-review data page); it is
+# `../shared/data/text/mr/` beside the repository, so change that line to use your own copy. When
+# the files are there, we train the same model on them with the same tokenizer, vocabulary and
+# padding; otherwise this section is skipped, saying where it looked. Published results on this set
+# are about 76-81% accuracy (10-fold cross-validation); our small LSTM, trained from scratch for
+# three epochs, gets about 75%. Train it longer and it starts to memorise the training sentences:
+# the training loss keeps falling while validation accuracy stalls. Real negation is also much
+# harder than in our toy task: 9000 sentences contain few examples of phrases like *not as bad as*.
 
 # %%
 heading("6. Real movie reviews")

@@ -42,9 +42,9 @@ def prune_magnitude(model, amount, scope="global", layers=PRUNABLE):
     if not weights:
         raise ValueError(f"prune_magnitude: the model has no layers of type {[t.__name__ for t in layers]}")
     if scope == "layer":
-        masks = {name: _keep_largest(np.abs(w.data), amount) for name, w in weights.items()}
+        masks = {name: _keep_largest(np.abs(w.array), amount) for name, w in weights.items()}
     elif scope == "global":
-        magnitudes = [np.abs(w.data).reshape(-1) for w in weights.values()]
+        magnitudes = [np.abs(w.array).reshape(-1) for w in weights.values()]
         flat_mask = _keep_largest(np.concatenate(magnitudes), amount)
         pieces = np.split(flat_mask, np.cumsum([m.size for m in magnitudes])[:-1])
         masks = {name: piece.reshape(w.shape) for (name, w), piece in zip(weights.items(), pieces)}
@@ -69,7 +69,7 @@ def apply_masks(model, masks):
     for name, mask in masks.items():
         if name not in params:
             raise KeyError(f"apply_masks: the model has no parameter {name!r}; its parameters: {sorted(params)}")
-        params[name].data *= mask
+        params[name].array *= mask
 
 
 class KeepPruned:
@@ -92,5 +92,5 @@ class KeepPruned:
 def sparsity(model, layers=PRUNABLE):
     """The fraction of the prunable weights that are exactly zero."""
     weights = list(prunable_weights(model, layers).values())
-    zeros = sum(int((w.data == 0).sum()) for w in weights)
-    return zeros / max(sum(w.data.size for w in weights), 1)
+    zeros = sum(int((w.array == 0).sum()) for w in weights)
+    return zeros / max(sum(w.array.size for w in weights), 1)

@@ -75,4 +75,4 @@ def model_size_bytes(obj):
     """Storage of a model's parameters and buffers (sum of their ``nbytes``), or of a ``QuantizedState``."""
     if isinstance(obj, QuantizedState):
         return obj.nbytes()
-    return sum(t.data.nbytes for t in obj.state_dict().values())
+    return sum(t.array.nbytes for t in obj.state_dict().values())

@@ -1,19 +1,24 @@
-"""Splitting samples into training and test sets, once or k times, as scikit-learn does.
+"""Splitting samples into training and test sets, once or k times, as scikit-learn does, and a
+dataset into random parts, as ``torch.utils.data.random_split`` does.
 
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, stratify=y)
     for train_idx, test_idx in StratifiedKFold(5, shuffle=True, seed=0).split(x, y):
         ...
+    train_set, val_set = random_split(dataset, [0.8, 0.2])
 
-The fold sizes and class proportions are scikit-learn's; the shuffles come from NumPy's
-``default_rng(seed)``, so the exact samples drawn differ from scikit-learn's ``random_state``.
+The fold sizes, class proportions and part lengths are scikit-learn's and PyTorch's; the shuffles
+come from NumPy's ``default_rng(seed)``, so the exact samples drawn differ from scikit-learn's
+``random_state`` and PyTorch's generator.
 """
+import itertools
 import math
 import numbers
 import warnings
 
 import numpy as np
 
-from minidl.data.utils import as_numpy, generator
+from minidl.data.dataset import Subset
+from minidl.data.utils import as_numpy, generator as make_generator
 
 
 def train_test_split(*arrays, test_size=0.2, seed=0, stratify=None):
@@ -29,7 +34,7 @@ def train_test_split(*arrays, test_size=0.2, seed=0, stratify=None):
         raise ValueError("train_test_split: expected at least one array, got none")
     n = _common_length("train_test_split", arrays)
     n_test = _test_count(test_size, n)
-    rng = generator(seed)
+    rng = make_generator(seed)
     if stratify is None:
         order = rng.permutation(n)
         test, train = order[:n_test], order[n_test:]
@@ -111,7 +116,7 @@ class KFold:
         n = len(x)
         if n < self.n_splits:
             raise ValueError(f"{type(self).__name__}: cannot make {self.n_splits} folds out of {n} samples")
-        rng = generator(self.seed)  # a fresh generator per call: a seeded splitter repeats its folds
+        rng = make_generator(self.seed)  # a fresh generator per call: a seeded splitter repeats its folds
         folds = self._fold_of_each_sample(n, y, rng)
         for fold in range(self.n_splits):
             yield np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
@@ -166,3 +171,38 @@ class StratifiedKFold(KFold):
             folds_of_class = np.repeat(np.arange(self.n_splits), per_fold[:, c])
             folds[y == c] = rng.permutation(folds_of_class) if self.shuffle else folds_of_class
         return folds
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split ``dataset`` into non-overlapping random ``Subset``s of the given ``lengths``.
+
+    ``lengths`` are sample counts summing to ``len(dataset)``, or fractions summing to 1: then
+    part i gets ``floor(n * fraction_i)`` samples and the samples left over go one each to parts
+    0, 1, 2, ... in turn (PyTorch's rule; a part that ends up empty gives a warning).
+    ``generator``: a ``numpy.random.Generator`` or a seed; None uses minidl's global generator.
+    """
+    n = len(dataset)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        lengths = _lengths_from_fractions(lengths, n)
+    if sum(lengths) != n:
+        raise ValueError(
+            f"random_split: the lengths {list(lengths)} sum to {sum(lengths)}, but the dataset has {n} samples"
+        )
+    indices = make_generator(generator).permutation(n).tolist()
+    return [Subset(dataset, indices[end - length : end]) for end, length in zip(itertools.accumulate(lengths), lengths)]
+
+
+def _lengths_from_fractions(fractions, n):
+    """floor(n * fraction) per part, then the remainder dealt out one by one from part 0."""
+    for i, fraction in enumerate(fractions):
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"random_split: the fraction at index {i} is not between 0 and 1, got {fraction}")
+    lengths = [math.floor(n * fraction) for fraction in fractions]
+    for i in range(n - sum(lengths)):
+        lengths[i % len(lengths)] += 1
+    for i, length in enumerate(lengths):
+        if length == 0:
+            warnings.warn(
+                f"random_split: the part at index {i} has length 0 (an empty dataset)", UserWarning, stacklevel=3
+            )
+    return lengths

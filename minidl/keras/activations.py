@@ -4,6 +4,7 @@ Each name maps to the ``minidl.functional`` function that computes it; ``softmax
 the last axis, as Keras does.
 """
 from minidl import functional as F
+from minidl.keras.config import deserialize
 
 
 def _softmax_last_axis(x):
@@ -25,12 +26,9 @@ ACTIVATIONS = {
 }
 
 
-def get(name):
-    """The function for an activation name (None means no activation, as ``"linear"``)."""
-    if name is None:
-        return None
-    if callable(name):
-        return name
-    if name not in ACTIVATIONS:
-        raise ValueError(f"keras activation: unknown name {name!r}; expected one of {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+def get(identifier):
+    """The function for an activation name (None means no activation, as ``"linear"``), or your
+    own function unchanged."""
+    if identifier is None or callable(identifier):
+        return identifier
+    return deserialize(identifier, ACTIVATIONS, "keras activation")

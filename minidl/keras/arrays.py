@@ -5,21 +5,16 @@ from minidl import backend
 from minidl.data import DataLoader, TensorDataset
 
 
-def as_inputs(x, dtype):
+def as_inputs(caller, x, dtype):
     """``x`` as an array the first layer can read: the default float dtype, or int64 token ids
     (``dtype="int"``)."""
     x = np.asarray(x)
+    if x.dtype.hasobject or x.ndim == 0:
+        raise TypeError(
+            f"{caller}: x must be a NumPy array (samples on the first axis), got {type(x).__name__} of "
+            f"dtype {x.dtype}; md.keras does not read generators or tf.data datasets"
+        )
     return x.astype(np.int64 if dtype == "int" else backend.get_default_dtype(), copy=False)
-
-
-def as_targets(y, loss):
-    """``y`` as the loss reads it: int64 class labels for ``sparse_categorical_crossentropy``,
-    otherwise floats, with a column axis added to binary labels (n,) to match outputs (n, 1)."""
-    y = np.asarray(y)
-    if loss == "sparse_categorical_crossentropy":
-        return y.astype(np.int64, copy=False)
-    y = y.astype(backend.get_default_dtype(), copy=False)
-    return y[:, None] if loss == "binary_crossentropy" and y.ndim == 1 else y
 
 
 def split_off_validation(x, y, fraction):

@@ -1,21 +1,59 @@
-"""The metrics of ``compile(metrics=[...])``, as ``md.train`` metric functions.
+"""The metrics of ``compile(metrics=[...])``, as ``md.train`` metric functions, each logged under
+the name the user gave (``"acc"`` is reported as ``acc``, ``"accuracy"`` as ``accuracy``).
 
-Keras's ``"accuracy"`` means what fits the loss: the argmax against class labels for
-``sparse_categorical_crossentropy`` (``md.train`` takes the argmax before scoring), the argmax of
-both sides for one-hot targets, and p > 0.5 for ``binary_crossentropy``.  Other names (``"mse"``,
-``"mae"``, ...) are ``md.train``'s metrics.
+``"accuracy"`` (or ``"acc"``) means what fits the shapes, as Keras decides it: with one output
+unit, ``binary_accuracy`` (p > 0.5); with class labels as targets, ``sparse_categorical_accuracy``
+(the argmax against the label); otherwise ``categorical_accuracy`` (the argmax of both sides).
+
+``md.train`` gives metrics the targets and the predictions of a whole epoch; for class-label
+targets it has already replaced the output rows by their argmax.
 """
 import numpy as np
 
+from minidl.train import metrics as train_metrics
+
+
+def _labels(y_pred, y_true):
+    """Predicted labels: the argmax of output rows, or ``y_pred`` itself if it holds labels."""
+    return y_pred.argmax(axis=-1) if y_pred.ndim == y_true.ndim + 1 else y_pred
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """The fraction of samples whose largest output sits at their class label."""
+    y_true = np.asarray(y_true)
+    if y_true.ndim == np.ndim(y_pred) and y_true.shape[-1] == 1 and np.shape(y_pred)[-1] != 1:
+        y_true = y_true[..., 0]
+    return float(np.mean(_labels(np.asarray(y_pred), y_true) == y_true))
+
 
 def categorical_accuracy(y_true, y_pred):
-    """The fraction of rows whose largest probability sits at the one-hot target's 1."""
-    return float(np.mean(y_true.argmax(axis=-1) == y_pred.argmax(axis=-1)))
+    """The fraction of rows whose largest output sits at the one-hot target's 1."""
+    return float(np.mean(np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)))
 
 
-def binary_accuracy(y_true, y_pred):
-    """The fraction of probabilities on the right side of 0.5."""
-    return float(np.mean((y_pred > 0.5) == (y_true > 0.5)))
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """The fraction of outputs on the right side of ``threshold``."""
+    return float(np.mean((np.asarray(y_pred) > threshold) == (np.asarray(y_true) > 0.5)))
+
+
+def accuracy_for(target_shape, output_shape):
+    """Keras's choice for ``"accuracy"``: binary, sparse categorical or categorical."""
+    if output_shape[-1] == 1:
+        return binary_accuracy
+    if len(target_shape) < len(output_shape) or target_shape[-1] == 1:
+        return sparse_categorical_accuracy
+    return categorical_accuracy
+
+
+FUNCTIONS = {
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+    "categorical_accuracy": categorical_accuracy,
+    "binary_accuracy": binary_accuracy,
+    "mse": train_metrics.mse, "mean_squared_error": train_metrics.mse,
+    "mae": train_metrics.mae, "mean_absolute_error": train_metrics.mae,
+    "rmse": train_metrics.rmse, "root_mean_squared_error": train_metrics.rmse,
+}
+ACCURACY_NAMES = ("accuracy", "acc")
 
 
 class Named:
@@ -28,14 +66,27 @@ class Named:
         return self.function(y_true, y_pred)
 
 
-ACCURACY_FOR_LOSS = {"categorical_crossentropy": categorical_accuracy, "binary_crossentropy": binary_accuracy}
+def check(metrics):
+    """``metrics`` as a list, after checking that every name is known (a ValueError otherwise)."""
+    metrics = list(metrics or ())
+    for metric in metrics:
+        if not callable(metric) and metric not in ACCURACY_NAMES and metric not in FUNCTIONS:
+            raise ValueError(
+                f"compile: unknown metric {metric!r}; expected one of {', '.join(ACCURACY_NAMES + tuple(FUNCTIONS))} "
+                "or a function f(y_true, y_pred)"
+            )
+    return metrics
 
 
-def resolve(metrics, loss):
-    """The ``md.train`` metrics for Keras ``metrics`` compiled with the loss named ``loss``."""
+def resolve(metrics, target_shape, output_shape):
+    """The ``md.train`` metrics for Keras ``metrics`` (names or functions), for targets of
+    ``target_shape`` and outputs of ``output_shape``."""
     resolved = []
-    for metric in metrics or ():
-        if metric == "accuracy" and loss in ACCURACY_FOR_LOSS:
-            metric = Named(metric, ACCURACY_FOR_LOSS[loss])
-        resolved.append(metric)
+    for metric in check(metrics):
+        if callable(metric):
+            resolved.append(metric)
+        elif metric in ACCURACY_NAMES:
+            resolved.append(Named(metric, accuracy_for(target_shape, output_shape)))
+        else:
+            resolved.append(Named(metric, FUNCTIONS[metric]))
     return resolved

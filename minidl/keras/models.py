@@ -1,69 +1,121 @@
-"""Sequential: a stack of Keras-style layers with ``compile``, ``fit``, ``evaluate``, ``predict``.
+"""Sequential: a stack of Keras-style layers with ``compile``, ``fit``, ``evaluate``, ``predict``,
+``get_weights``/``set_weights`` and ``save``; ``load_model`` reads a saved model back.
 
 It is an ``md.nn.Module`` whose children are the layers, and it trains through ``md.train.fit``:
 
-    model = Sequential([Dense(64, activation="relu", input_shape=(20,)), Dense(1, activation="sigmoid")])
+    model = Sequential([keras.Input(shape=(20,)), Dense(64, activation="relu"), Dense(1, activation="sigmoid")])
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=5, validation_split=0.2)
     history.history["val_accuracy"]
+    model.save("model.keras");  model = keras.models.load_model("model.keras")
 """
-import re
-
 from minidl import creation, nn, train
 from minidl.autograd import no_grad
+from minidl.keras import layers as layers_module
 from minidl.keras import losses, metrics, optimizers
-from minidl.keras.arrays import as_inputs, as_targets, batches, split_off_validation
+from minidl.keras.arrays import as_inputs, batches, split_off_validation
+from minidl.keras.backend import unique_name
+from minidl.keras.config import deserialize, serialize, with_custom_objects
 from minidl.keras.layers.base import Layer
+from minidl.keras.layers.input import InputLayer, KerasTensor
+from minidl.keras.saving import read_model_file, save_model
 from minidl.keras.summary import summary_text
+from minidl.keras.targets import as_targets
 from minidl.serialization import load, save
+
+DEFAULT_BATCH_SIZE = 32
 
 
 class Sequential(nn.Module):
-    """Layers applied one after the other; the model is built (its weights made) from the first
-    layer's ``input_shape``, or from the first data it sees."""
+    """Layers applied one after the other.  The model is built (its weights made) as soon as it
+    knows the shape of one sample: from ``keras.Input(shape=...)`` as its first entry, from the
+    first layer's ``input_shape=``, from ``build((None, ...))``, or from the first data it sees."""
 
-    def __init__(self, layers=None):
+    def __init__(self, layers=None, name=None):
         super().__init__()
+        self.name = name or unique_name("Sequential")
+        self.input = None  # the KerasTensor of keras.Input, if one was given
+        self.built_input_shape = None
         self.compiled = None
         for layer in layers or ():
             self.add(layer)
 
     # -------------------------------------------------------------- the stack
     def add(self, layer):
-        """Append ``layer``; the model is built at once if it now knows its input shape."""
+        """Append ``layer`` (or declare the input with ``keras.Input``); the model is built at
+        once if it now knows its input shape."""
+        if isinstance(layer, InputLayer):
+            layer = layer.output
+        if isinstance(layer, KerasTensor):
+            if self._modules or self.input is not None:
+                raise ValueError(f"{self.name}: keras.Input(...) must be the first entry of the model, before its layers")
+            self.input = layer
+            return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a layer of md.keras.layers, got {type(layer).__name__}")
+        if any(other.name == layer.name for other in self.layers):
+            raise ValueError(
+                f"All layers added to a Sequential model should have unique names. Name '{layer.name}' is already "
+                "the name of a layer in this model. Update the `name` argument to pass a unique name."
+            )
         self.add_module(str(len(self._modules)), layer)
-        first = self.layers[0]
-        if first.input_shape is not None and not self.built:
-            self.build(first.input_shape)
+        declared = self.declared_input_shape()
+        if declared is not None and not self.built:
+            self.build(declared)
 
     @property
     def layers(self):
         return list(self._modules.values())
 
-    def named_layers(self):
-        """(Keras's name such as ``dense_1`` or ``max_pooling2d``, layer) for each layer."""
-        counts = {}
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or at position ``index``."""
+        if index is not None:
+            return self.layers[index]
         for layer in self.layers:
-            kind = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", type(layer).__name__).lower()
-            counts[kind] = counts.get(kind, 0) + 1
-            yield (kind if counts[kind] == 1 else f"{kind}_{counts[kind] - 1}"), layer
+            if layer.name == name:
+                return layer
+        raise ValueError(f"{self.name}: no layer named {name!r}; the layers are {[layer.name for layer in self.layers]}")
+
+    def declared_input_shape(self):
+        """The input shape (batch axis None) from keras.Input or the first layer, or None."""
+        if self.input is not None:
+            return self.input.shape
+        return self.layers[0].input_shape if self._modules else None
+
+    @property
+    def input_dtype(self):
+        if self.input is not None and self.input.dtype is not None:
+            return self.input.input_dtype
+        return self.layers[0].input_dtype
 
     @property
     def built(self):
         return bool(self._modules) and all(layer.output_shape is not None for layer in self.layers)
 
-    def build(self, input_shape):
-        """Make every layer's weights by running one all-zero sample of ``input_shape`` through
-        the stack (without gradients), recording each layer's output shape."""
-        first = self.layers[0]
-        dtype = "int64" if first.input_dtype == "int" else None
-        x = creation.zeros((1,) + tuple(input_shape), dtype=dtype)
+    @property
+    def input_shape(self):
+        return self.built_input_shape or self.declared_input_shape()
+
+    @property
+    def output_shape(self):
+        return self.layers[-1].output_shape if self.built else None
+
+    def build(self, input_shape=None):
+        """Make every layer's weights for inputs of ``input_shape`` (batch axis first, e.g.
+        ``(None, 784)``) by running one all-zero sample through the stack (without gradients),
+        recording each layer's output shape."""
+        input_shape = input_shape or self.declared_input_shape()
+        if input_shape is None:
+            raise ValueError(f"{self.name}.build: give the input shape, e.g. model.build((None, 784))")
+        if not self._modules:
+            raise ValueError(f"{self.name}.build: the model has no layers")
+        sample = tuple(input_shape[1:])
+        x = creation.zeros((1,) + sample, dtype="int64" if self.input_dtype == "int" else None)
         with no_grad():
             for layer in self.layers:
                 x = layer(x)
-                layer.output_shape = tuple(x.shape[1:])
+                layer.built_output_shape = (None,) + tuple(x.shape[1:])
+        self.built_input_shape = (None,) + sample
 
     def forward(self, x):
         for layer in self.layers:
@@ -74,80 +126,162 @@ class Sequential(nn.Module):
         """The regularization terms of all layers (0 when there are none)."""
         return sum(layer.penalty() for layer in self.layers)
 
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
     def summary(self):
         """Print the layer table: names, output shapes, parameter counts."""
         if not self.built:
-            raise ValueError("summary: the model is not built yet; give the first layer an input_shape or call fit first")
+            raise ValueError(
+                f"summary: the model {self.name} is not built yet; start it with keras.Input(shape=...), give the "
+                "first layer an input_shape, or call fit first"
+            )
         print(summary_text(self))
 
     # -------------------------------------------------------------- training
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        """Choose the optimizer (a name or an ``md.keras.optimizers`` object), the loss (a name)
-        and the metrics (names such as ``"accuracy"``) for ``fit`` and ``evaluate``."""
-        self.compiled = Compiled(optimizers.get(optimizer), loss, losses.get(loss), metrics)
+        """Choose the optimizer (a name or an ``md.keras.optimizers`` object), the loss (a name,
+        a ``keras.losses`` object or a function) and the metrics (names such as ``"accuracy"``)."""
+        self.compiled = Compiled(optimizer, loss, metrics)
 
     def _inputs(self, caller, x):
         """``x`` as an array the first layer reads, the model built from it if it was not yet."""
         if not self._modules:
             raise ValueError(f"{caller}: the model has no layers; add them with Sequential([...]) or model.add(layer)")
-        x = as_inputs(x, self.layers[0].input_dtype)
+        x = as_inputs(caller, x, self.input_dtype)
         if not self.built:
-            self.build(x.shape[1:])
+            self.build((None,) + x.shape[1:])
         return x
 
     def _compiled(self, caller):
         if self.compiled is None:
             raise RuntimeError(f"{caller}: the model must be compiled first: model.compile(optimizer, loss)")
+        if self.compiled.loss is None:
+            raise ValueError(f"{caller}: no loss to compute; give one to compile, e.g. loss=\"sparse_categorical_crossentropy\"")
         return self.compiled
 
-    def fit(self, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
+    def _data(self, caller, x, y, compiled, batch_size, shuffle=False):
+        """The batches of ``(x, y)``, each checked against the model in Keras's terms."""
+        if y is None:
+            raise ValueError(f"{caller}: y is missing; md.keras reads NumPy arrays x and y (not generators or datasets)")
+        x = self._inputs(caller, x)
+        y = as_targets(y, compiled.loss, self.output_shape, self.layers[-1].name)
+        return batches(x, y, batch_size or DEFAULT_BATCH_SIZE, shuffle), y
+
+    def fit(self, x, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True):
         """Train for ``epochs`` passes over ``(x, y)``; returns a ``History`` whose ``history``
         dict has ``loss``, the metrics and, with validation data, ``val_loss`` and ``val_...``."""
         compiled = self._compiled("fit")
-        x, y = self._inputs("fit", x), as_targets(y, compiled.loss_name)
         if validation_data is None and validation_split:
             (x, y), validation_data = split_off_validation(x, y, validation_split)
-        val_loader = None
+        train_data, y = self._data("fit", x, y, compiled, batch_size, shuffle)
+        val_data = None
         if validation_data is not None:
-            x_val, y_val = validation_data[:2]
-            val_loader = batches(self._inputs("fit", x_val), as_targets(y_val, compiled.loss_name), batch_size)
-        return train.fit(self, compiled.loss_with_penalty(self), compiled.optimizer_for(self),
-                         batches(x, y, batch_size, shuffle), epochs=epochs, val_data=val_loader,
-                         callbacks=callbacks or (), metrics=compiled.metrics, verbose=bool(verbose))
+            val_data, _ = self._data("fit (validation_data)", *validation_data[:2], compiled, batch_size)
+        return train.fit(self, compiled.loss_with_penalty(self), compiled.optimizer_for(self), train_data,
+                         epochs=epochs, val_data=val_data, callbacks=callbacks or (),
+                         metrics=compiled.metrics_for(y.shape, self.output_shape), verbose=bool(verbose))
 
-    def evaluate(self, x, y, batch_size=32, verbose=0):
+    def evaluate(self, x, y=None, batch_size=None, verbose="auto"):
         """The loss on ``(x, y)``, or ``[loss, metric, ...]`` when metrics were compiled."""
         compiled = self._compiled("evaluate")
-        data = batches(self._inputs("evaluate", x), as_targets(y, compiled.loss_name), batch_size)
-        values = list(train.evaluate(self, compiled.loss_with_penalty(self), data, compiled.metrics).values())
+        data, y = self._data("evaluate", x, y, compiled, batch_size)
+        logs = train.evaluate(self, compiled.loss_with_penalty(self), data,
+                              compiled.metrics_for(y.shape, self.output_shape))
+        values = list(logs.values())
         return values if len(values) > 1 else values[0]
 
-    def predict(self, x, batch_size=32, verbose=0):
+    def predict(self, x, batch_size=None, verbose="auto"):
         """The model's outputs for ``x`` as a NumPy array (dropout off)."""
-        return train.predict(self, self._inputs("predict", x), batch_size)
+        return train.predict(self, self._inputs("predict", x), batch_size or DEFAULT_BATCH_SIZE)
 
-    # -------------------------------------------------------------- weights
+    # -------------------------------------------------------------- weights and files
+    def get_weights(self):
+        """Every layer's ``get_weights()``, one list, in order (Keras's layouts)."""
+        return [array for layer in self.layers for array in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Overwrite all weights from one list, as ``get_weights()`` returns it."""
+        weights = list(weights)
+        counts = [len(layer.get_weights()) for layer in self.layers]
+        if len(weights) != sum(counts):
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' with a weight list of length "
+                f"{len(weights)}, but the layer was expecting {sum(counts)} weights."
+            )
+        start = 0
+        for layer, count in zip(self.layers, counts):
+            layer.set_weights(weights[start : start + count])
+            start += count
+
     def save_weights(self, filepath):
         """Write the weights to ``filepath`` with ``md.save``."""
         save(self.state_dict(), filepath)
 
     def load_weights(self, filepath):
-        """Read weights written by ``save_weights`` or by a ``ModelCheckpoint``."""
+        """Read weights written by ``save_weights``, a ``ModelCheckpoint`` or ``save``."""
         if not self.built:
             raise ValueError("load_weights: the model is not built yet; give the first layer an input_shape or call fit")
         state = load(filepath)
+        if isinstance(state, dict) and state.get("format") == "md.keras":
+            self.set_weights([array for arrays in state["weights"] for array in arrays])
+            return
         self.load_state_dict(state["model"] if "model" in state and "epoch" in state else state)
+
+    def save(self, filepath):
+        """Write the architecture, weights, compile settings and optimizer state to ``filepath``
+        (one ``.npz`` archive, whatever the suffix); ``keras.models.load_model`` reads it."""
+        save_model(self, filepath)
+
+    def get_config(self):
+        config = {"name": self.name, "layers": [serialize(layer) for layer in self.layers],
+                  "build_input_shape": self.built_input_shape}
+        if self.input is not None:
+            config["input"] = {"shape": self.input.shape, "dtype": self.input.dtype, "name": self.input.name}
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        model = cls(name=config["name"])
+        if config.get("input") is not None:
+            model.add(KerasTensor(**config["input"]))
+        for layer in config["layers"]:
+            model.add(deserialize(layer, layers_module.KNOWN, "load_model: layer"))
+        if not model.built and config.get("build_input_shape") is not None:
+            model.build(tuple(config["build_input_shape"]))
+        return model
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """The model ``model.save(filepath)`` wrote, with its weights and (with ``compile=True``)
+    compiled as it was, optimizer state included.  Functions and classes of your own (a loss,
+    an activation) are given back by name in ``custom_objects={"name": object}``."""
+    saved = read_model_file(filepath)
+    config = with_custom_objects(saved["config"], custom_objects)
+    model = Sequential.from_config(config["config"])
+    model.set_weights([array for arrays in saved["weights"] for array in arrays])
+    compile_config = saved["compile_config"]
+    if compile and compile_config is not None:
+        model.compile(**with_custom_objects(compile_config, custom_objects))
+        if saved["optimizer_state"] is not None:
+            model.compiled.optimizer_for(model).load_state_dict(saved["optimizer_state"])
+    return model
 
 
 class Compiled:
     """What ``compile`` chose: the optimizer settings (the ``md.optim`` optimizer is made at the
     first ``fit``, once the weights exist, and kept afterwards), the loss and the metrics."""
 
-    def __init__(self, optimizer, loss_name, loss, metric_names):
-        self.optimizer, self.loss_name, self.loss = optimizer, loss_name, loss
-        self.metrics = metrics.resolve(metric_names, loss_name)
+    def __init__(self, optimizer, loss, metric_names):
+        self.given = {"optimizer": optimizer, "loss": loss, "metrics": metrics.check(metric_names)}
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = None if loss is None else losses.get(loss)
+        self.metric_names = self.given["metrics"]
         self.torch_optimizer = None
+
+    def metrics_for(self, target_shape, output_shape):
+        return metrics.resolve(self.metric_names, target_shape, output_shape)
 
     def optimizer_for(self, model):
         if self.torch_optimizer is None:
@@ -159,3 +293,8 @@ class Compiled:
         def loss_fn(outputs, targets):
             return self.loss(targets, outputs) + model.penalty()
         return loss_fn
+
+    def get_config(self):
+        """The arguments of ``compile`` as plain data (functions of your own by name)."""
+        return {"optimizer": serialize(self.optimizer), "loss": serialize(self.given["loss"]),
+                "metrics": [serialize(metric) for metric in self.metric_names]}

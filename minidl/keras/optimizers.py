@@ -6,6 +6,7 @@ weights exist.  Keras's defaults differ from PyTorch's: epsilon is 1e-7 (torch: 
 rho is 0.9 (torch's alpha: 0.99) and its learning rate 0.001 (torch: 0.01).
 """
 from minidl import optim
+from minidl.keras.config import deserialize
 
 
 class Optimizer:
@@ -21,8 +22,12 @@ class Optimizer:
         """The ``md.optim`` optimizer for ``params`` with these settings."""
         return self.torch_class(params, lr=self.learning_rate, **self.torch_arguments())
 
+    def get_config(self):
+        """The settings, as the constructor's arguments."""
+        return dict(vars(self))
+
     def __repr__(self):
-        settings = ", ".join(f"{key}={value}" for key, value in vars(self).items())
+        settings = ", ".join(f"{key}={value}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({settings})"
 
 
@@ -67,15 +72,18 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "rmsprop": RMSprop}
+KNOWN = {**OPTIMIZERS, **{cls.__name__: cls for cls in OPTIMIZERS.values()}}
 
 
 def get(optimizer):
-    """An optimizer object for a name (``"adam"``, ``"sgd"``, ``"rmsprop"``, Keras's defaults) or
-    the object itself."""
+    """An optimizer object for a name (``"adam"``, ``"sgd"``, ``"rmsprop"``, Keras's defaults),
+    a saved config, or the object itself."""
     if isinstance(optimizer, Optimizer):
         return optimizer
     if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
         return OPTIMIZERS[optimizer.lower()]()
+    if isinstance(optimizer, dict):
+        return deserialize(optimizer, KNOWN, "compile: optimizer")
     raise ValueError(
         f"compile: unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)} "
         "or an object of md.keras.optimizers"

@@ -1,9 +1,9 @@
 """``md.nn``: modules, layers, losses and initialisation, with PyTorch's names and semantics."""
 from minidl.nn import functional, init
-from minidl.nn.activations import GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, Softmax, Tanh
+from minidl.nn.activations import GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from minidl.nn.conv import Conv2d
-from minidl.nn.containers import ModuleList, Sequential
-from minidl.nn.layers import Dropout, Embedding, Flatten, Identity, Linear
+from minidl.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from minidl.nn.layers import Dropout, Dropout2d, Embedding, Flatten, Identity, Linear, Unflatten
 from minidl.nn.losses import (
     BCELoss,
     BCEWithLogitsLoss,

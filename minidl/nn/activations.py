@@ -5,25 +5,46 @@ from minidl.nn.layers import empty_parameter
 from minidl.nn.module import Module
 
 
-class ReLU(Module):
-    """max(x, 0)."""
+class _MayWorkInPlace(Module):
+    """An activation that overwrites its input and returns it when ``inplace=True`` (saves memory;
+    torch's rules for in-place ops apply).  Subclasses set ``function(input, inplace)``."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, input):
-        return F.relu(input)
+        return self.function(input, inplace=self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_MayWorkInPlace):
+    """max(x, 0)."""
+
+    function = staticmethod(F.relu)
+
+
+class SiLU(_MayWorkInPlace):
+    """x * sigmoid(x) (also called swish)."""
+
+    function = staticmethod(F.silu)
 
 
 class LeakyReLU(Module):
     """x if x > 0 else negative_slope * x."""
 
-    def __init__(self, negative_slope=0.01):
+    def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, input):
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, inplace=self.inplace)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class PReLU(Module):

@@ -1,7 +1,7 @@
-"""Weight initialisation, as ``torch.nn.init``: each function overwrites ``t.data`` in place
+"""Weight initialisation, as ``torch.nn.init``: each function overwrites ``t.array`` in place
 and returns ``t``.
 
-Writing into ``.data`` is never recorded by autograd, so these work on Parameters that require
+Writing into ``.array`` is never recorded by autograd, so these work on Parameters that require
 grad.  Random numbers come from minidl's generator (``md.manual_seed`` makes them repeatable),
 drawn on the CPU and then copied to the tensor's device.
 
@@ -14,12 +14,14 @@ import numbers
 import numpy as np
 
 from minidl import backend
+from minidl.versions import bump
 
 
 def _fill(tensor, values):
-    """Write ``values`` (an array of tensor's shape, or a number) into ``tensor.data``; return tensor."""
+    """Write ``values`` (an array of tensor's shape, or a number) into ``tensor.array``; return tensor."""
     array = np.asarray(values).astype(tensor.dtype, copy=False)
-    tensor.data[...] = backend.to_device(array, tensor.device)
+    tensor.array[...] = backend.to_device(array, tensor.device)
+    bump(tensor)
     return tensor
 
 

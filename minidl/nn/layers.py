@@ -1,8 +1,9 @@
-"""Layers without a nonlinearity: Linear, Embedding, Dropout, Flatten, Identity.
+"""Layers without a nonlinearity: Linear, Embedding, Dropout, Dropout2d, Flatten, Unflatten, Identity.
 
 Same constructor arguments, defaults, weight shapes and initial distributions as ``torch.nn``.
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from minidl import backend
 from minidl import functional as F
 from minidl.nn import init
 from minidl.nn.module import Module, Parameter
+from minidl.ops.common import normalize_dim
 
 
 def empty_parameter(shape, device=None, dtype=None):
@@ -67,7 +69,7 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight.array[self.padding_idx] = 0
 
     def forward(self, input):
         return F.embedding(input, self.weight, self.padding_idx)
@@ -77,21 +79,33 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
 
 
-class Dropout(Module):
-    """In training, zero each element with probability p and scale the rest by 1 / (1 - p);
-    in eval mode, the identity."""
+class _DropoutNd(Module):
+    """What the dropout layers share: ``p``, ``inplace`` and the training switch."""
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: probability has to be between 0 and 1, got {p}")
-        self.p = p
-
-    def forward(self, input):
-        return F.dropout(input, self.p, self.training)
+            raise ValueError(f"{type(self).__name__}: probability has to be between 0 and 1, got {p}")
+        self.p, self.inplace = p, inplace
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """In training, zero each element with probability p and scale the rest by 1 / (1 - p);
+    in eval mode, the identity.  ``inplace=True`` writes the result into the input."""
+
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training, self.inplace)
+
+
+class Dropout2d(_DropoutNd):
+    """In training, zero each channel ``x[n, c]`` of an (N, C, H, W) input as a whole with
+    probability p and scale the rest by 1 / (1 - p) (``F.dropout2d``); in eval mode, the identity."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, self.inplace)
 
 
 class Flatten(Module):
@@ -106,6 +120,39 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``: ``Unflatten(1, (16, 4, 4))`` turns (N, 256)
+    into (N, 16, 4, 4), the inverse of ``Flatten``.  One size may be -1 (inferred)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+            isinstance(n, numbers.Integral) for n in unflattened_size
+        ):
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a tuple of ints, got {type(unflattened_size).__name__} "
+                f"{unflattened_size!r}"
+            )
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, input):
+        dim = normalize_dim("Unflatten", self.dim, input.ndim)
+        sizes = tuple(self.unflattened_size)
+        known = math.prod(n for n in sizes if n != -1)
+        length = input.shape[dim]
+        inferred = sizes.count(-1)
+        fits = (inferred == 0 and known == length) or (inferred == 1 and known > 0 and length % known == 0)
+        if not fits:
+            raise ValueError(
+                f"Unflatten: sizes {list(sizes)} don't multiply up to the size of dim {self.dim} ({length}) "
+                f"of the input of shape {tuple(input.shape)}"
+            )
+        return F.reshape(input, input.shape[:dim] + sizes + input.shape[dim + 1 :])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Identity(Module):

@@ -31,15 +31,18 @@ class _WeightedLoss(_Loss):
 
 
 class CrossEntropyLoss(_WeightedLoss):
-    """Softmax cross-entropy of logits (N, C, ...) with class indices or class probabilities;
-    see ``F.cross_entropy``."""
+    """Softmax cross-entropy of logits (N, C, ...) with class indices or class probabilities,
+    optionally with label smoothing; see ``F.cross_entropy``."""
 
-    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__(weight, reduction)
         self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction)
+        return F.cross_entropy(
+            input, target, self.weight, self.ignore_index, self.reduction, label_smoothing=self.label_smoothing
+        )
 
 
 class NLLLoss(_WeightedLoss):

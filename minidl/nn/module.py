@@ -43,7 +43,7 @@ def _as_array(value):
     """A state_dict value as an array: minidl Tensors, NumPy/CuPy arrays, lists, or anything
     with ``.detach()`` such as a torch tensor (converted without importing torch)."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if hasattr(value, "detach"):
         return value.detach().cpu().numpy()
     return value if backend.is_cupy_array(value) else np.asarray(value)
@@ -142,22 +142,26 @@ class Module:
         self._register("child module", "_modules", name, module)
 
     # ------------------------------------------------------------------ walking the tree
-    def _module_tree(self, prefix=""):
-        """Every (dotted path, module) of the tree, preorder; a shared module once per path."""
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and every module below it, preorder: a module
+        before its children, children in registration order, names starting from ``prefix``.
+
+        A module reached twice (shared) is listed once, under its first name, and its children
+        are not walked again; with ``remove_duplicate=False`` it is listed under every name.
+        ``memo`` is the set of modules already listed (PyTorch's argument; leave it None).
+        """
+        memo = set() if memo is None else memo
+        if self in memo:
+            return
+        if remove_duplicate:
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child._module_tree(_join(prefix, name))
-
-    def named_modules(self, prefix=""):
-        """(name, module) for this module and all below it, each module once."""
-        seen = set()
-        for name, module in self._module_tree(prefix):
-            if module not in seen:
-                seen.add(module)
-                yield name, module
+                yield from child.named_modules(memo, _join(prefix, name), remove_duplicate)
 
     def modules(self):
+        """This module and every module below it, each once, in the order of ``named_modules()``."""
         for _, module in self.named_modules():
             yield module
 
@@ -173,37 +177,46 @@ class Module:
         for _, child in self.named_children():
             yield child
 
-    def _named_members(self, store, prefix, recurse):
-        """(dotted name, tensor) from one member dict of every module; a shared tensor once."""
+    def _named_members(self, store, prefix, recurse, remove_duplicate):
+        """(dotted name, tensor) from one member dict of every module; a shared tensor once
+        (under its first name) unless ``remove_duplicate=False``."""
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for module_prefix, module in modules:
             for name, value in getattr(module, store).items():
                 if value is not None and id(value) not in seen:
-                    seen.add(id(value))
+                    if remove_duplicate:
+                        seen.add(id(value))
                     yield _join(module_prefix, name), value
 
-    def named_parameters(self, prefix="", recurse=True):
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
         """(name, Parameter) pairs such as ``("0.weight", w)``; a shared parameter appears once."""
-        return self._named_members("_parameters", prefix, recurse)
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         """Every Parameter, once each: what an optimizer should update."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix="", recurse=True):
-        return self._named_members("_buffers", prefix, recurse)
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
     def apply(self, fn):
-        """Call ``fn(module)`` on every child (recursively), then on this module; returns self."""
+        """Call ``fn(module)`` on every child (recursively, each child's children first), then on
+        this module; returns self.  Typical use: ``model.apply(init_weights)``."""
         for child in self.children():
             child.apply(fn)
         fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` of every parameter (False freezes the module); returns self."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
         return self
 
     # ------------------------------------------------------------------ modes and state
@@ -229,7 +242,7 @@ class Module:
     def to(self, *args, device=None, dtype=None):
         """``model.to("cuda")``, ``model.to(md.float64)`` or ``model.to(device=..., dtype=...)``.
 
-        Converts every parameter, its gradient and every buffer *in place* (``p.data`` is
+        Converts every parameter, its gradient and every buffer *in place* (``p.array`` is
         replaced), so the Parameter objects an optimizer already holds stay the same.  Only
         floating-point tensors change dtype; integer buffers are only moved.  Returns self.
         """
@@ -242,17 +255,25 @@ class Module:
         grads = [p.grad for p in params if p.grad is not None]
         for t in params + grads + list(self.buffers()):
             if dtype is not None and backend.is_floating(t.dtype):
-                t.data = t.data.astype(dtype, copy=False)
+                t.array = t.array.astype(dtype, copy=False)
             if device is not None:
-                t.data = backend.to_device(t.data, device)
+                t.array = backend.to_device(t.array, device)
         return self
+
+    def double(self):
+        """Cast every floating-point parameter and buffer to float64, in place; returns self."""
+        return self.to(np.float64)
+
+    def float(self):
+        """Cast every floating-point parameter and buffer to float32, in place; returns self."""
+        return self.to(np.float32)
 
     def state_dict(self):
         """An ordered dict dotted name -> Tensor of every parameter and buffer, PyTorch's names
         and order.  The tensors are detached but share memory with the module, as in PyTorch:
         copy them to keep a snapshot while training goes on."""
         state = collections.OrderedDict()
-        for prefix, module in self._module_tree():
+        for prefix, module in self.named_modules(remove_duplicate=False):
             for store in (module._parameters, module._buffers):
                 for name, value in store.items():
                     if value is not None:
@@ -284,7 +305,7 @@ class Module:
                 f"load_state_dict: error(s) loading into {type(self).__name__}:\n  " + "\n  ".join(problems)
             )
         for key, array in arrays.items():
-            target = own[key].data
+            target = own[key].array
             target[...] = backend.to_device(array, backend.device_of(target)).astype(target.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 

@@ -315,7 +315,7 @@ class _RNNBase(Module):
     def _valid_steps(self, lengths, seq_len, batch):
         """(seq_len, batch) booleans: True where step t of sequence b is real (t < lengths[b])."""
         name = type(self).__name__
-        array = np.asarray(backend.to_device(lengths.data if isinstance(lengths, Tensor) else lengths, "cpu"))
+        array = np.asarray(backend.to_device(lengths.array if isinstance(lengths, Tensor) else lengths, "cpu"))
         if array.shape != (batch,) or array.dtype.kind not in "iu":
             raise ValueError(
                 f"{name}: lengths must be {batch} integers (one per sequence), got shape {array.shape} "

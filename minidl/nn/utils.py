@@ -17,7 +17,7 @@ from minidl.tensor import Tensor
 def _grads(parameters):
     """The gradient arrays of ``parameters`` (one Tensor or an iterable of them) that have one."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    return [p.grad.data for p in params if p.grad is not None]
+    return [p.grad.array for p in params if p.grad is not None]
 
 
 def _vector_norm(array, norm_type):
@@ -40,7 +40,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
     """The norm of the vector of all elements of ``tensors`` (computed as the norm of their norms),
     as a 0-d Tensor; 0 for no tensors.  Raises RuntimeError for a nan or infinite norm when
     ``error_if_nonfinite``."""
-    arrays = [tensors.data] if isinstance(tensors, Tensor) else [t.data for t in tensors]
+    arrays = [tensors.array] if isinstance(tensors, Tensor) else [t.array for t in tensors]
     norm_type = float(norm_type)
     if not arrays:
         return Tensor(0.0)
@@ -58,7 +58,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm):
     """Scale every gradient, in place, by min(1, max_norm / (total_norm + 1e-6))."""
-    total_norm = total_norm.data if isinstance(total_norm, Tensor) else total_norm
+    total_norm = total_norm.array if isinstance(total_norm, Tensor) else total_norm
     coefficient = min(max_norm / (total_norm + 1e-6), 1.0)  # in total_norm's dtype, as torch
     for g in _grads(parameters):
         g *= coefficient

@@ -1,9 +1,11 @@
-"""Activations: relu leaky_relu prelu sigmoid tanh gelu softmax log_softmax.
+"""Activations: relu leaky_relu prelu sigmoid tanh silu gelu softmax log_softmax.
 
 Each backward is written from the forward's output where that is cheaper (sigmoid, tanh,
-softmax), as PyTorch does.
+softmax), as PyTorch does.  ``inplace=True`` (relu, leaky_relu, silu) writes the result into the
+input tensor and returns it, through ``Tensor._apply_inplace`` (torch's in-place rules).
 """
 import math
+import warnings
 
 from minidl import backend
 from minidl.autograd import Function
@@ -61,14 +63,19 @@ class PReLU(Function):
         return xp.where(positive, grad, w * grad), grad_w
 
 
+def _sigmoid(a):
+    """1 / (1 + e^-a), computed from e^-|a| so it never overflows."""
+    xp = backend.get_array_module(a)
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
 class Sigmoid(Function):
-    """out = 1 / (1 + e^-a), computed from e^-|a| so it never overflows;  da = g * out * (1 - out)."""
+    """out = 1 / (1 + e^-a);  da = g * out * (1 - out)."""
 
     @staticmethod
     def forward(ctx, a):
-        xp = backend.get_array_module(a)
-        e = xp.exp(-xp.abs(a))
-        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        out = _sigmoid(a)
         ctx.save_for_backward(out)
         return out
 
@@ -91,6 +98,21 @@ class Tanh(Function):
     def backward(ctx, grad):
         (out,) = ctx.saved
         return grad * (1 - out * out)
+
+
+class SiLU(Function):
+    """out = a * sigmoid(a)  (also called swish);  da = g * s * (1 + a * (1 - s)),  s = sigmoid(a)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        s = _sigmoid(a)
+        ctx.save_for_backward(a, s)
+        return a * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, s = ctx.saved
+        return grad * s * (1 + a * (1 - s))
 
 
 class GELU(Function):
@@ -157,13 +179,17 @@ class LogSoftmax(Function):
         return grad - xp.exp(out) * grad.sum(axis=ctx.axis, keepdims=True)
 
 
-def relu(input):
+def relu(input, inplace=False):
     """max(x, 0)."""
+    if inplace:
+        return input._apply_inplace("relu_", relu)
     return ReLU.apply(as_floating_tensor("relu", input))
 
 
-def leaky_relu(input, negative_slope=0.01):
+def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x if x > 0 else negative_slope * x."""
+    if inplace:
+        return input._apply_inplace("leaky_relu_", leaky_relu, negative_slope)
     return LeakyReLU.apply(as_floating_tensor("leaky_relu", input), negative_slope=negative_slope)
 
 
@@ -196,6 +222,13 @@ def tanh(input):
     return Tanh.apply(as_floating_tensor("tanh", input))
 
 
+def silu(input, inplace=False):
+    """x * sigmoid(x)."""
+    if inplace:
+        return input._apply_inplace("silu_", silu)
+    return SiLU.apply(as_floating_tensor("silu", input))
+
+
 def gelu(input, approximate="none"):
     """x * Phi(x); ``approximate="tanh"`` uses the tanh approximation."""
     if approximate not in ("none", "tanh"):
@@ -204,8 +237,14 @@ def gelu(input, approximate="none"):
 
 
 def _softmax_axis(op, x, dim):
-    """PyTorch's legacy choice when ``dim`` is None: 0 for 0-, 1- and 3-D inputs, else 1."""
+    """PyTorch's legacy choice when ``dim`` is None, with its warning: 0 for 0-, 1- and 3-D
+    inputs, else 1."""
     if dim is None:
+        warnings.warn(
+            f"Implicit dimension choice for {op} has been deprecated. Change the call to include dim=X as an argument.",
+            UserWarning,
+            stacklevel=3,
+        )
         dim = 0 if x.ndim in (0, 1, 3) else 1
     return normalize_dim(op, dim, x.ndim)
 

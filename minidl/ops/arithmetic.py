@@ -1,4 +1,5 @@
-"""Elementwise arithmetic: + - * / ** neg exp log sqrt abs clamp where, and comparisons.
+"""Elementwise arithmetic: + - * / ** neg exp log sqrt abs clamp where sin cos log1p expm1 round,
+and comparisons (also of whole tensors: equal, allclose).
 
 Gradients may come back in the broadcast shape; the engine sums them to each input's shape.
 """
@@ -158,6 +159,76 @@ class Abs(Function):
         return grad * backend.get_array_module(a).sign(a)
 
 
+class Sin(Function):
+    """out = sin(a);  da = g * cos(a)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return backend.get_array_module(a).sin(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return grad * backend.get_array_module(a).cos(a)
+
+
+class Cos(Function):
+    """out = cos(a);  da = -g * sin(a)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return backend.get_array_module(a).cos(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return -grad * backend.get_array_module(a).sin(a)
+
+
+class Log1p(Function):
+    """out = ln(1 + a), accurate for small a;  da = g / (1 + a)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return backend.get_array_module(a).log1p(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return grad / (1 + a)
+
+
+class Expm1(Function):
+    """out = e^a - 1, accurate for small a;  da = g * (out + 1)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = backend.get_array_module(a).expm1(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved
+        return grad * (out + 1)
+
+
+class Round(Function):
+    """out = a rounded to ``decimals`` places, halves to even (0.5 -> 0, 1.5 -> 2);
+    da = 0 (a step function), as torch."""
+
+    @staticmethod
+    def forward(ctx, a, decimals=0):
+        return backend.get_array_module(a).round(a, decimals)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.get_array_module(grad).zeros_like(grad)
+
+
 class Clamp(Function):
     """out = min(max(a, low), high);  da = g where low <= a <= high, else 0."""
 
@@ -250,6 +321,37 @@ def abs(a):
     return Abs.apply(a)
 
 
+def sin(a):
+    """Sine (radians)."""
+    return Sin.apply(as_floating_tensor("sin", a))
+
+
+def cos(a):
+    """Cosine (radians)."""
+    return Cos.apply(as_floating_tensor("cos", a))
+
+
+def log1p(a):
+    """ln(1 + a), without the rounding error of ``log(1 + a)`` for tiny a."""
+    return Log1p.apply(as_floating_tensor("log1p", a))
+
+
+def expm1(a):
+    """e ** a - 1, without the rounding error of ``exp(a) - 1`` for tiny a."""
+    return Expm1.apply(as_floating_tensor("expm1", a))
+
+
+def square(a):
+    """a * a (integers stay integers)."""
+    return mul(a, a)
+
+
+def round(a, decimals=0):
+    """Round to ``decimals`` places, halves to the even neighbour as torch; gradient 0."""
+    (a,) = promote_operands("round", a)
+    return Round.apply(a, decimals=decimals)
+
+
 def clamp(a, min=None, max=None):
     """Limit values to [min, max]; either bound may be None."""
     if min is None and max is None:
@@ -260,7 +362,7 @@ def clamp(a, min=None, max=None):
 
 def where(condition, a, b):
     """Elementwise choice: a where condition is true, else b."""
-    condition = condition.data if isinstance(condition, Tensor) else condition
+    condition = condition.array if isinstance(condition, Tensor) else condition
     a, b = elementwise_operands("where", a, b)
     xp = a.xp
     return Where.apply(a, b, condition=xp.asarray(condition, dtype=bool))
@@ -269,7 +371,7 @@ def where(condition, a, b):
 def _compare(name, ufunc):
     def compare(a, b):
         a, b = elementwise_operands(name, a, b)
-        return Tensor(ufunc(a.xp, a.data, b.data))
+        return Tensor(ufunc(a.xp, a.array, b.array))
 
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` comparison, a bool tensor (not differentiable)."
@@ -282,3 +384,21 @@ lt = _compare("lt", lambda xp, a, b: xp.less(a, b))
 le = _compare("le", lambda xp, a, b: xp.less_equal(a, b))
 gt = _compare("gt", lambda xp, a, b: xp.greater(a, b))
 ge = _compare("ge", lambda xp, a, b: xp.greater_equal(a, b))
+
+
+def equal(a, b):
+    """True when ``a`` and ``b`` have the same shape and the same elements (a Python bool)."""
+    a, b = promote_operands("equal", a, b)
+    return a.shape == b.shape and bool(a.xp.array_equal(a.array, b.array))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when |input - other| <= atol + rtol * |other| everywhere (after broadcasting);
+    both must have the same dtype, as torch."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        got = ", ".join(type(x).__name__ for x in (input, other))
+        raise TypeError(f"allclose: expected two Tensors, got {got}")
+    if input.dtype != other.dtype:
+        raise TypeError(f"allclose: expected both tensors to have the same dtype, got {input.dtype} and {other.dtype}")
+    input, other = elementwise_operands("allclose", input, other)
+    return bool(input.xp.allclose(input.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -1,4 +1,6 @@
 """Helpers shared by the op families: operand conversion, dtype promotion, dim checking."""
+import functools
+import inspect
 import numbers
 
 import numpy as np
@@ -134,3 +136,24 @@ def restore_reduced(grad, axes, keepdim):
     """Re-insert the reduced axes (size 1) into a gradient so it broadcasts against the input."""
     xp = backend.get_array_module(grad)
     return grad if keepdim else xp.expand_dims(grad, axes)
+
+
+def accepts_numpy_names(reduction):
+    """Let a reduction also take NumPy's ``axis=`` and ``keepdims=`` for ``dim=`` and ``keepdim=``,
+    as torch does (``x.sum(axis=0, keepdims=True)``); giving both spellings is an error."""
+    signature = inspect.signature(reduction)
+
+    @functools.wraps(reduction)
+    def with_numpy_names(*args, axis=None, keepdims=None, **kwargs):
+        if axis is None and keepdims is None:
+            return reduction(*args, **kwargs)
+        arguments = signature.bind_partial(*args, **kwargs).arguments
+        for name, alias, value, unset in (("dim", "axis", axis, None), ("keepdim", "keepdims", keepdims, False)):
+            if value is None:
+                continue
+            if arguments.get(name, unset) is not unset:
+                raise TypeError(f"{reduction.__name__}: got both {name}= and its NumPy alias {alias}=; pass only one")
+            arguments[name] = value
+        return reduction(**arguments)
+
+    return with_numpy_names

@@ -1,4 +1,4 @@
-"""Conversions that stay on the graph: dtype casts and moves between devices."""
+"""Conversions that stay on the graph: dtype casts, moves between devices and copies."""
 import numpy as np
 
 from minidl import backend
@@ -28,6 +28,28 @@ class ToDevice(Function):
     @staticmethod
     def backward(ctx, grad):
         return backend.to_device(grad, ctx.source)
+
+
+class Copy(Function):
+    """out = a fresh C-contiguous copy of a;  da = g."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return backend.get_array_module(a).array(a, order="C", copy=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def clone(input):
+    """A copy with its own memory, still on the graph: gradients flow back to ``input``."""
+    return Copy.apply(input)
+
+
+def contiguous(input):
+    """``input`` itself if its array is laid out row by row (C order), else a contiguous copy."""
+    return input if input.array.flags.c_contiguous else Copy.apply(input)
 
 
 def cast(a, dtype):

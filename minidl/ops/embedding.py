@@ -1,4 +1,6 @@
-"""Embedding lookup: rows of a weight matrix picked by integer indices."""
+"""Embedding lookup: rows of a weight matrix picked by integer indices; one-hot encoding."""
+import numpy as np
+
 from minidl import backend
 from minidl.autograd import Function
 from minidl.tensor import Tensor
@@ -28,7 +30,7 @@ class Embedding(Function):
 def embedding(input, weight, padding_idx=None):
     """Look up rows of ``weight`` (num_embeddings, embedding_dim) for the integer ``input``;
     the output has shape input.shape + (embedding_dim,)."""
-    index = input.data if isinstance(input, Tensor) else weight.xp.asarray(input)
+    index = input.array if isinstance(input, Tensor) else weight.xp.asarray(input)
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
     if weight.ndim != 2:
@@ -40,3 +42,25 @@ def embedding(input, weight, padding_idx=None):
     if padding_idx is not None and padding_idx < 0:
         padding_idx += count
     return Embedding.apply(weight, index=index, padding_idx=padding_idx)
+
+
+def one_hot(tensor, num_classes=-1):
+    """out[..., c] = 1 if tensor[...] == c else 0: int64 of shape tensor.shape + (num_classes,);
+    ``num_classes=-1`` takes the largest class + 1.  (``one_hot(i) @ W`` is row i of W: what
+    ``embedding`` looks up without building the one-hot matrix.)"""
+    if not isinstance(tensor, Tensor) or tensor.dtype != np.int64:
+        got = f"dtype {tensor.dtype}" if isinstance(tensor, Tensor) else type(tensor).__name__
+        raise TypeError(f"one_hot: expects an int64 tensor of class indices, got {got}")
+    index = tensor.array
+    if index.size and int(index.min()) < 0:
+        raise ValueError(f"one_hot: class values must be non-negative, got {int(index.min())}")
+    if num_classes == -1:
+        if not index.size:
+            raise ValueError("one_hot: cannot infer the number of classes from an empty tensor; pass num_classes")
+        num_classes = int(index.max()) + 1
+    if index.size and int(index.max()) >= num_classes:
+        raise ValueError(
+            f"one_hot: class values must be smaller than num_classes={num_classes}, got {int(index.max())}"
+        )
+    xp = tensor.xp
+    return Tensor((index[..., None] == xp.arange(num_classes)).astype(xp.int64))

@@ -1,7 +1,15 @@
-"""Matrix products: matmul (batched, NumPy's rules) and the fused affine map of ``Linear``."""
+"""Matrix products: matmul (batched, NumPy's rules), its strict forms mm (matrix @ matrix),
+mv (matrix @ vector) and dot (vector . vector), and the fused affine map of ``Linear``;
+vector norms, ``norm`` and ``normalize``."""
+import math
+import numbers
+
+from minidl import backend
 from minidl.autograd import Function, sum_to_shape
-from minidl.ops.common import promote_operands
+from minidl.ops.arithmetic import clamp, div
+from minidl.ops.common import as_floating_tensor, normalize_dims, promote_operands, restore_reduced
 from minidl.parallel import product
+from minidl.tensor import Tensor
 
 
 def _swap_last(x):
@@ -44,7 +52,8 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
-        ctx.save_for_backward(x, weight)
+        needs_x, needs_weight = ctx.needs_input_grad[:2]
+        ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)  # only what backward uses
         out = product(x, weight.T)
         return out if bias is None else out + bias
 
@@ -81,6 +90,41 @@ def matmul(a, b):
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not broadcast: {error}") from None
 
 
+def _check_same_dtype(op, a, b):
+    """mm, mv and dot do not promote: torch refuses operands of two dtypes."""
+    for x in (a, b):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{op}: expected Tensors, got {type(x).__name__}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{op}: expected both operands to have the same dtype, got {a.dtype} and {b.dtype}")
+
+
+def _strict_product(op, a, b, ndims):
+    """``matmul(a, b)`` once ``a`` and ``b`` have exactly the numbers of dims ``ndims``."""
+    _check_same_dtype(op, a, b)
+    if (a.ndim, b.ndim) != ndims:
+        kinds = {1: "vector", 2: "matrix"}
+        expected = " and ".join(f"a {kinds[n]} ({n}-D)" for n in ndims)
+        raise ValueError(f"{op}: expected {expected}, got shapes {a.shape} and {b.shape}")
+    _check_matmul_shapes(op, a, b)
+    return MatMul.apply(a, b)
+
+
+def mm(input, mat2):
+    """Matrix product of two 2-D tensors (no broadcasting, no batches): (n, k) @ (k, m) -> (n, m)."""
+    return _strict_product("mm", input, mat2, (2, 2))
+
+
+def mv(input, vec):
+    """Matrix-vector product: (n, m) @ (m,) -> (n,)."""
+    return _strict_product("mv", input, vec, (2, 1))
+
+
+def dot(input, tensor):
+    """Dot product of two 1-D tensors of the same length: sum(input * tensor), a 0-d tensor."""
+    return _strict_product("dot", input, tensor, (1, 1))
+
+
 def linear(input, weight, bias=None):
     """y = x W^T + b, PyTorch's layout: ``weight`` is (out_features, in_features)."""
     tensors = promote_operands("linear", input, weight, *([] if bias is None else [bias]))
@@ -93,3 +137,71 @@ def linear(input, weight, bias=None):
     if bias is not None and tensors[2].shape != (w.shape[0],):
         raise ValueError(f"linear: bias must have shape ({w.shape[0]},), got {tensors[2].shape}")
     return Linear.apply(*tensors)
+
+
+class VectorNorm(Function):
+    """out = (sum |a|^p)^(1/p) over axes; p = inf / -inf: the largest / smallest |a|; p = 0: the
+    number of non-zero elements.
+    da = g sign(a) |a|^(p-1) / out^(p-1)  (0 where a == 0 or out == 0, as torch);
+    p = +-inf: g sign(a), shared among the elements with |a| == out;  p = 0: 0."""
+
+    @staticmethod
+    def forward(ctx, a, p=2.0, axes=(), keepdim=False):
+        xp = backend.get_array_module(a)
+        size = xp.abs(a)
+        if p == math.inf:
+            out = size.max(axis=axes, keepdims=True)
+        elif p == -math.inf:
+            out = size.min(axis=axes, keepdims=True)
+        elif p == 0:
+            out = (size != 0).sum(axis=axes, keepdims=True).astype(a.dtype)
+        else:
+            out = (size**p).sum(axis=axes, keepdims=True) ** (1 / p)
+        ctx.save_for_backward(a, out)
+        ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
+        return out if keepdim else out.squeeze(axis=axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved
+        xp = backend.get_array_module(a)
+        grad = restore_reduced(grad, ctx.axes, ctx.keepdim)
+        if ctx.p == 0:
+            return xp.zeros_like(a)
+        if math.isinf(ctx.p):
+            at_norm = xp.abs(a) == out
+            return xp.sign(a) * at_norm * grad / at_norm.sum(axis=ctx.axes, keepdims=True)
+        with xp.errstate(divide="ignore", invalid="ignore"):  # the masked 0^(p-1) and g / 0
+            scaled = xp.where(a == 0, 0, xp.sign(a) * xp.abs(a) ** (ctx.p - 1))
+            scale = xp.where(out == 0, 0, grad / out ** (ctx.p - 1))
+        return scaled * scale
+
+
+def vector_norm(input, ord=2.0, dim=None, keepdim=False):
+    """The p-norm (p = ``ord``) over ``dim`` (all elements by default), as ``torch.linalg.vector_norm``."""
+    x = as_floating_tensor("vector_norm", input)
+    return VectorNorm.apply(x, p=float(ord), axes=normalize_dims("vector_norm", dim, x.ndim), keepdim=keepdim)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """x / max(||x||_p, eps) along ``dim``: unit p-norm vectors (a zero vector stays zero)."""
+    x = as_floating_tensor("normalize", input)
+    return div(x, clamp(vector_norm(x, p, dim, keepdim=True), min=eps))
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm: the vector p-norm of ``input`` over ``dim`` (all elements by default), in
+    ``dtype`` if given.  ``p`` is a number (2, 1, inf, -inf, 0, ...) or "fro" (the Frobenius
+    norm: the 2-norm of the elements, over at most two dims).  The nuclear norm ("nuc") is not
+    available: it needs a singular value decomposition."""
+    if not isinstance(input, Tensor) or not backend.is_floating(input.dtype if dtype is None else dtype):
+        got = f"dtype {input.dtype}" if isinstance(input, Tensor) else type(input).__name__
+        raise TypeError(f"norm: expected a floating-point Tensor, got {got}")
+    if isinstance(p, str):
+        if p != "fro":
+            raise ValueError(f"norm: p must be a number or 'fro' ('nuc' is not available), got {p!r}")
+        if dim is not None and not isinstance(dim, numbers.Integral) and len(dim) > 2:
+            raise ValueError(f"norm: the Frobenius norm takes at most 2 dims, got dim={tuple(dim)}")
+        p = 2.0
+    x = input if dtype is None else input.to(dtype)
+    return vector_norm(x, p, dim, keepdim)

@@ -76,9 +76,9 @@ def _check_class_target(op, x, target, ignore_index):
     expected = x.shape[:1] + x.shape[2:]
     if target.shape != expected:
         raise ValueError(f"{op}: for input of shape {x.shape} the target must have shape {expected}, got {target.shape}")
-    bad = (target.data != ignore_index) & ((target.data < 0) | (target.data >= x.shape[1]))
+    bad = (target.array != ignore_index) & ((target.array < 0) | (target.array >= x.shape[1]))
     if bad.any():
-        value = int(target.data[bad].reshape(-1)[0])
+        value = int(target.array[bad].reshape(-1)[0])
         raise IndexError(f"{op}: target {value} is out of bounds for {x.shape[1]} classes")
 
 
@@ -87,7 +87,7 @@ def _class_weight(op, weight, x):
     xp = x.xp
     if weight is None:
         return xp.ones((1, x.shape[1]) + (1,) * (x.ndim - 2), dtype=x.dtype)
-    w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+    w = weight.array if isinstance(weight, Tensor) else xp.asarray(weight)
     if w.shape != (x.shape[1],):
         raise ValueError(f"{op}: weight must have shape ({x.shape[1]},) (one per class), got {w.shape}")
     return w.astype(x.dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
@@ -99,6 +99,21 @@ def _unbatched(loss_fn, x, target, reduction, **options):
         raise TypeError(f"{loss_fn.__name__}: target must be a Tensor, got {type(target).__name__}")
     loss = loss_fn(unsqueeze(x, 0), unsqueeze(target, 0), reduction=reduction, **options)
     return squeeze(loss, 0) if reduction == "none" else loss
+
+
+def _class_losses(x, target, class_weight, ignore_index):
+    """Per-sample -w[t] * x[n, t] (0 where ignored) and the mean's divisor: the summed weights of
+    the targets that are not ignored."""
+    valid = target.array != ignore_index
+    safe_target = x.xp.where(valid, target.array, -1)  # -1 matches no class: no loss, no gradient
+    losses = NLLLoss.apply(x, target=safe_target, class_weight=class_weight)
+    picked_weights = class_weight.reshape(-1)[x.xp.where(valid, target.array, 0)] * valid
+    return losses, Tensor(picked_weights.sum())
+
+
+def _reduce_class_losses(losses, divisor, reduction):
+    """'mean' of class-index losses divides by the summed target weights, as PyTorch."""
+    return sum(losses) / divisor if reduction == "mean" else _reduce(losses, reduction)
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -114,36 +129,54 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     if x.ndim < 2:
         raise ValueError(f"nll_loss: input must be (N, C) or (N, C, d1, ...), got shape {x.shape}")
     _check_class_target("nll_loss", x, target, ignore_index)
-    class_weight = _class_weight("nll_loss", weight, x)
-    valid = target.data != ignore_index
-    safe_target = x.xp.where(valid, target.data, -1)  # -1 matches no class: no loss, no gradient
-    losses = NLLLoss.apply(x, target=safe_target, class_weight=class_weight)
-    if reduction != "mean":
-        return _reduce(losses, reduction)
-    picked_weights = class_weight.reshape(-1)[x.xp.where(valid, target.data, 0)] * valid
-    return sum(losses) / Tensor(picked_weights.sum())
+    losses, divisor = _class_losses(x, target, _class_weight("nll_loss", weight, x), ignore_index)
+    return _reduce_class_losses(losses, divisor, reduction)
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def _smoothed_class_losses(log_probs, target, weight, ignore_index, label_smoothing):
+    """(1 - e) * nll + (e / C) * (-sum_c w_c log p_c) per sample, 0 where ignored, and the
+    divisor of 'mean' (the summed target weights, for both terms, as torch)."""
+    class_weight = _class_weight("cross_entropy", weight, log_probs)
+    losses, divisor = _class_losses(log_probs, target, class_weight, ignore_index)
+    kept = Tensor((target.array != ignore_index).astype(log_probs.dtype))
+    uniform = mul(-sum(mul(log_probs, Tensor(class_weight)), dim=1), kept)
+    classes = log_probs.shape[1]
+    return (1 - label_smoothing) * losses + (label_smoothing / classes) * uniform, divisor
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy of logits (N, C[, d1, ...]) (or one sample (C,)).
 
     ``target`` is either class indices (integers, shape (N[, d1, ...])), giving
     nll_loss(log_softmax(x)), or class probabilities of the input's shape, giving
     -sum_c w_c * p_c * log_softmax(x)_c per sample ('mean' then averages over samples).
+    ``label_smoothing`` e mixes the target with the uniform distribution over the C classes:
+    probabilities become (1 - e) p + e / C; with indices the loss becomes
+    (1 - e) * nll + (e / C) * sum_c -w_c log_softmax(x)_c (torch's formula).
     """
     _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     x = as_floating_tensor("cross_entropy", input)
     if x.ndim == 1:
-        return _unbatched(cross_entropy, x, target, reduction, weight=weight, ignore_index=ignore_index)
+        return _unbatched(
+            cross_entropy, x, target, reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
+        )
     log_probs = log_softmax(x, dim=1)
     if not (isinstance(target, Tensor) and backend.is_floating(target.dtype)):
         _check_class_target("cross_entropy", x, target, ignore_index)
-        return nll_loss(log_probs, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+        if label_smoothing == 0:
+            return nll_loss(log_probs, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+        losses, divisor = _smoothed_class_losses(log_probs, target, weight, ignore_index, label_smoothing)
+        return _reduce_class_losses(losses, divisor, reduction)
     if target.shape != x.shape:
         raise ValueError(f"cross_entropy: probability targets must have the input's shape {x.shape}, got {target.shape}")
     if weight is not None:
         log_probs = mul(log_probs, Tensor(_class_weight("cross_entropy", weight, x)))
-    return _reduce(-sum(mul(log_probs, target.to(x.dtype)), dim=1), reduction)
+    target = target.to(x.dtype)
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / x.shape[1]
+    return _reduce(-sum(mul(log_probs, target), dim=1), reduction)
 
 
 class BinaryCrossEntropy(Function):
@@ -179,10 +212,10 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1]."""
     _check_reduction("binary_cross_entropy", reduction)
     x, t = _same_shape("binary_cross_entropy", input, target)
-    if ((x.data < 0) | (x.data > 1)).any():
+    if ((x.array < 0) | (x.array > 1)).any():
         raise ValueError(
             f"binary_cross_entropy: input values must be between 0 and 1 (probabilities), got "
-            f"min {float(x.data.min())} and max {float(x.data.max())}; use binary_cross_entropy_with_logits for logits"
+            f"min {float(x.array.min())} and max {float(x.array.max())}; use binary_cross_entropy_with_logits for logits"
         )
     losses = BinaryCrossEntropy.apply(x, t)
     return _reduce(_apply_weight("binary_cross_entropy", losses, weight), reduction)
@@ -220,7 +253,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     x, t = _same_shape("binary_cross_entropy_with_logits", input, target)
     if pos_weight is not None:
-        pos_weight = pos_weight.data if isinstance(pos_weight, Tensor) else x.xp.asarray(pos_weight)
+        pos_weight = pos_weight.array if isinstance(pos_weight, Tensor) else x.xp.asarray(pos_weight)
         pos_weight = pos_weight.astype(x.dtype)
     losses = BCEWithLogits.apply(x, t, pos_weight=pos_weight)
     return _reduce(_apply_weight("binary_cross_entropy_with_logits", losses, weight), reduction)

@@ -1,6 +1,8 @@
-"""Reductions: sum mean max min amax amin var std logsumexp, and argmax/argmin.
+"""Reductions: sum mean prod max min amax amin var std logsumexp, argmax/argmin and all/any;
+the running sum cumsum.
 
 ``dim`` is None (all axes), an int or a tuple; ``keepdim`` keeps reduced axes with size 1.
+Each also takes NumPy's names ``axis=`` and ``keepdims=``, as torch does.
 """
 import collections
 import math
@@ -9,7 +11,14 @@ from minidl import backend
 from minidl.autograd import Function
 from minidl.ops.arithmetic import sqrt
 from minidl.ops.shape import reshape
-from minidl.ops.common import as_floating_tensor, normalize_dim, normalize_dims, promote_operands, restore_reduced
+from minidl.ops.common import (
+    accepts_numpy_names,
+    as_floating_tensor,
+    normalize_dim,
+    normalize_dims,
+    promote_operands,
+    restore_reduced,
+)
 from minidl.tensor import Tensor
 
 MaxMin = collections.namedtuple("MaxMin", ["values", "indices"])
@@ -51,6 +60,47 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, grad):
         return _broadcast_back(grad / ctx.count, ctx.axes, ctx.keepdim, ctx.shape)
+
+
+class Prod(Function):
+    """out = a_0 * a_1 * ... * a_(n-1) along one axis;
+    da_i = g * (a_0 ... a_(i-1)) * (a_(i+1) ... a_(n-1)): the product of the others, taken as the
+    product before i times the product after i, so a zero needs no division (as torch)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=0, keepdim=False):
+        ctx.save_for_backward(a)
+        ctx.axis, ctx.keepdim = axis, keepdim
+        return a.prod(axis=axis, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        xp = backend.get_array_module(a)
+        after = xp.flip(_product_before(xp.flip(a, ctx.axis), ctx.axis), ctx.axis)
+        return restore_reduced(grad, (ctx.axis,), ctx.keepdim) * _product_before(a, ctx.axis) * after
+
+
+def _product_before(a, axis):
+    """out[i] = a[0] * ... * a[i-1] along ``axis`` (1 for i = 0): an exclusive cumulative product."""
+    xp = backend.get_array_module(a)
+    a = xp.moveaxis(a, axis, -1)
+    shifted = xp.concatenate([xp.ones_like(a[..., :1]), a[..., :-1]], axis=-1)
+    return xp.moveaxis(xp.cumprod(shifted, axis=-1), -1, axis)
+
+
+class CumSum(Function):
+    """out[i] = a[0] + ... + a[i] along one axis;  da[i] = g[i] + ... + g[n-1] (g summed from the end)."""
+
+    @staticmethod
+    def forward(ctx, a, axis=0):
+        ctx.axis = axis
+        return backend.get_array_module(a).cumsum(a, axis=axis, dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xp = backend.get_array_module(grad)
+        return xp.flip(xp.cumsum(xp.flip(grad, ctx.axis), axis=ctx.axis), ctx.axis)
 
 
 class Extreme(Function):
@@ -135,18 +185,76 @@ class LogSumExp(Function):
 
 
 def _check_nonempty(op, a, axes):
-    if any(a.shape[axis] == 0 for axis in axes) or (a.ndim == 0 and a.numel() == 0):
+    if 0 in (a.shape[axis] for axis in axes) or (a.ndim == 0 and a.numel() == 0):
         raise ValueError(f"{op}: cannot reduce an empty dimension, got shape {a.shape}")
 
 
+def _summable(op, a, dtype):
+    """``a`` cast to ``dtype`` if given, else bool and integers as int64 (torch's sum, prod, cumsum)."""
+    (a,) = promote_operands(op, a)
+    if dtype is not None:
+        return a.to(dtype)
+    return a if backend.is_floating(a.dtype) else a.to("int64")
+
+
+@accepts_numpy_names
 def sum(a, dim=None, keepdim=False):
     """Sum over ``dim`` (all by default).  Bool and int tensors sum to int64, as in PyTorch."""
-    (a,) = promote_operands("sum", a)
-    if not backend.is_floating(a.dtype):
-        a = a.to("int64")
+    a = _summable("sum", a, None)
     return Sum.apply(a, axes=normalize_dims("sum", dim, a.ndim), keepdim=keepdim)
 
 
+def _along_one_element(fn, a, dim, *args, **kwargs):
+    """``fn`` along ``dim`` of a 0-d tensor: it is one element along dim 0, as in torch."""
+    normalize_dim(fn.__name__, dim, 0)
+    return reshape(fn(reshape(a, (1,)), 0, *args, **kwargs), ())
+
+
+@accepts_numpy_names
+def prod(a, dim=None, keepdim=False, *, dtype=None):
+    """Product of all elements, or along one ``dim``; bool and int tensors give int64."""
+    a = _summable("prod", a, dtype)
+    if dim is None:
+        return Prod.apply(reshape(a, (-1,)), axis=0)
+    if a.ndim == 0:
+        return _along_one_element(prod, a, dim)
+    return Prod.apply(a, axis=normalize_dim("prod", dim, a.ndim), keepdim=keepdim)
+
+
+@accepts_numpy_names
+def cumsum(a, dim=None, *, dtype=None):
+    """Running sum along ``dim`` (required, as torch): out[i] = a[0] + ... + a[i]; bool and int
+    tensors give int64."""
+    if dim is None:
+        raise TypeError("cumsum: dim is required (an int)")
+    a = _summable("cumsum", a, dtype)
+    if a.ndim == 0:
+        return _along_one_element(cumsum, a, dim)
+    return CumSum.apply(a, axis=normalize_dim("cumsum", dim, a.ndim))
+
+
+def _logical_reduction(op, a, dim, keepdim):
+    """numpy's ``all`` or ``any`` (``op``) over ``dim``."""
+    (a,) = promote_operands(op, a)
+    out = getattr(a.xp, op)(a.array, axis=normalize_dims(op, dim, a.ndim), keepdims=keepdim)
+    return Tensor(out.astype(a.dtype if a.dtype == "uint8" else bool))
+
+
+@accepts_numpy_names
+def all(a, dim=None, keepdim=False):
+    """True where every element (over ``dim``, all by default) is non-zero; a bool tensor
+    (uint8 for uint8 input, as torch)."""
+    return _logical_reduction("all", a, dim, keepdim)
+
+
+@accepts_numpy_names
+def any(a, dim=None, keepdim=False):
+    """True where some element (over ``dim``, all by default) is non-zero; a bool tensor
+    (uint8 for uint8 input, as torch)."""
+    return _logical_reduction("any", a, dim, keepdim)
+
+
+@accepts_numpy_names
 def mean(a, dim=None, keepdim=False):
     """Arithmetic mean over ``dim`` (all by default)."""
     a = as_floating_tensor("mean", a)
@@ -168,11 +276,13 @@ def _extreme(op, a, dim, keepdim, largest):
     return MaxMin(values, indices)
 
 
+@accepts_numpy_names
 def max(a, dim=None, keepdim=False):
     """The largest element; with ``dim``, the named tuple ``(values, indices)`` along it."""
     return _extreme("max", a, dim, keepdim, largest=True)
 
 
+@accepts_numpy_names
 def min(a, dim=None, keepdim=False):
     """The smallest element; with ``dim``, the named tuple ``(values, indices)`` along it."""
     return _extreme("min", a, dim, keepdim, largest=False)
@@ -185,11 +295,13 @@ def _extreme_values(op, a, dim, keepdim, largest):
     return Extreme.apply(a, axes=axes, keepdim=keepdim, largest=largest)
 
 
+@accepts_numpy_names
 def amax(a, dim=None, keepdim=False):
     """Largest values over ``dim`` (one or several axes); ties share the gradient evenly."""
     return _extreme_values("amax", a, dim, keepdim, largest=True)
 
 
+@accepts_numpy_names
 def amin(a, dim=None, keepdim=False):
     """Smallest values over ``dim`` (one or several axes); ties share the gradient evenly."""
     return _extreme_values("amin", a, dim, keepdim, largest=False)
@@ -197,7 +309,7 @@ def amin(a, dim=None, keepdim=False):
 
 def _arg_extreme(op, a, dim, keepdim, largest):
     (a,) = promote_operands(op, a)
-    data = a.data
+    data = a.array
     if dim is None:
         data, axis = data.reshape(-1), 0
     else:
@@ -207,28 +319,49 @@ def _arg_extreme(op, a, dim, keepdim, largest):
     return Tensor(find(axis=axis, keepdims=keepdim and dim is not None).astype("int64"))
 
 
+@accepts_numpy_names
 def argmax(a, dim=None, keepdim=False):
     """Index of the largest element (over the flattened tensor when ``dim`` is None)."""
     return _arg_extreme("argmax", a, dim, keepdim, largest=True)
 
 
+@accepts_numpy_names
 def argmin(a, dim=None, keepdim=False):
     """Index of the smallest element (over the flattened tensor when ``dim`` is None)."""
     return _arg_extreme("argmin", a, dim, keepdim, largest=False)
 
 
-def var(a, dim=None, correction=1, keepdim=False):
-    """Variance over ``dim``; ``correction=1`` divides by n - 1 (Bessel), 0 by n."""
+def _correction(op, dim, correction, unbiased):
+    """(dim, correction) from torch's two spellings: ``correction=`` (n - correction divides) or
+    the older ``unbiased=`` (True: n - 1, False: n), also as the only positional argument."""
+    if isinstance(dim, bool):  # x.var(False): torch's var(input, unbiased) overload
+        dim, unbiased = None, dim if unbiased is None else unbiased
+    if correction is not None and unbiased is not None:
+        raise TypeError(f"{op}: got both correction= and unbiased=; pass only one")
+    if correction is None:
+        correction = 1 if unbiased is None else int(unbiased)
+    return dim, correction
+
+
+@accepts_numpy_names
+def var(a, dim=None, correction=None, keepdim=False, *, unbiased=None):
+    """Variance over ``dim``; ``correction=1`` (the default, or ``unbiased=True``) divides by
+    n - 1 (Bessel), 0 (``unbiased=False``) by n."""
     a = as_floating_tensor("var", a)
+    dim, correction = _correction("var", dim, correction, unbiased)
     return Var.apply(a, axes=normalize_dims("var", dim, a.ndim), correction=correction, keepdim=keepdim)
 
 
-def std(a, dim=None, correction=1, keepdim=False):
+@accepts_numpy_names
+def std(a, dim=None, correction=None, keepdim=False, *, unbiased=None):
     """Standard deviation: sqrt(var)."""
-    return sqrt(var(a, dim, correction, keepdim))
+    return sqrt(var(a, dim, correction, keepdim, unbiased=unbiased))
 
 
+@accepts_numpy_names
 def logsumexp(a, dim, keepdim=False):
-    """log(sum(exp(a))) over ``dim``, without overflow."""
+    """log(sum(exp(a))) over ``dim`` (required, as torch), without overflow."""
+    if dim is None:
+        raise TypeError("logsumexp: dim is required (an int or a tuple of ints)")
     a = as_floating_tensor("logsumexp", a)
     return LogSumExp.apply(a, axes=normalize_dims("logsumexp", dim, a.ndim), keepdim=keepdim)

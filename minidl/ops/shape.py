@@ -1,4 +1,5 @@
-"""Shape ops: reshape expand transpose permute squeeze unsqueeze flatten cat stack, and indexing.
+"""Shape ops: reshape expand repeat transpose permute squeeze unsqueeze flatten cat stack split
+chunk, and indexing.
 
 None of these changes a value, so every backward just moves the gradient back to where its
 element came from.
@@ -17,6 +18,8 @@ from minidl.tensor import Tensor
 class Reshape(Function):
     """out = a viewed with a new shape;  da = g reshaped back."""
 
+    is_view = True
+
     @staticmethod
     def forward(ctx, a, shape=()):
         ctx.shape = a.shape
@@ -30,6 +33,8 @@ class Reshape(Function):
 class Expand(Function):
     """out = a broadcast to a larger shape;  da = g summed over the broadcast axes (by the engine)."""
 
+    is_view = True
+
     @staticmethod
     def forward(ctx, a, shape=()):
         return backend.get_array_module(a).broadcast_to(a, shape)
@@ -39,8 +44,25 @@ class Expand(Function):
         return grad
 
 
+class Repeat(Function):
+    """out = a tiled ``repeats[i]`` times along axis i (NumPy's ``tile``);
+    da = g cut into its tiles, which are summed."""
+
+    @staticmethod
+    def forward(ctx, a, repeats=()):
+        ctx.repeats, ctx.shape = repeats, a.shape
+        return backend.get_array_module(a).tile(a, repeats)
+
+    @staticmethod
+    def backward(ctx, grad):
+        tiles_and_sides = tuple(n for pair in zip(ctx.repeats, ctx.shape) for n in pair)
+        return grad.reshape(tiles_and_sides).sum(axis=tuple(range(0, len(tiles_and_sides), 2)))
+
+
 class Permute(Function):
     """out = a with its axes reordered;  da = g with the inverse order."""
+
+    is_view = True
 
     @staticmethod
     def forward(ctx, a, dims=()):
@@ -71,6 +93,8 @@ class Concatenate(Function):
 class GetItem(Function):
     """out = a[index] (slices, ints, None, ..., integer or boolean arrays);
     da = g added back at the indexed positions (repeated indices accumulate)."""
+
+    is_view = True
 
     @staticmethod
     def forward(ctx, a, index=()):
@@ -117,6 +141,23 @@ def expand(a, shape):
     if not compatible or any(n < 0 for n in target):
         raise ValueError(f"expand: cannot expand a tensor of shape {a.shape} to {shape}")
     return Expand.apply(a, shape=target)
+
+
+def repeat(a, repeats):
+    """Tile ``a``: ``repeats[i]`` copies along dim i; extra leading repeats add new leading dims
+    (torch's ``Tensor.repeat``, NumPy's ``tile``)."""
+    _check_tensor("repeat", a)
+    repeats = tuple(repeats)
+    if not repeats:
+        raise TypeError("repeat: missing the repeat sizes (one int per dim)")
+    if len(repeats) < a.ndim or not all(isinstance(n, numbers.Integral) and n >= 0 for n in repeats):
+        raise ValueError(
+            f"repeat: expected one non-negative int per dim (at least {a.ndim}) for a tensor of shape "
+            f"{a.shape}, got {repeats}"
+        )
+    if len(repeats) > a.ndim:
+        a = Reshape.apply(a, shape=(1,) * (len(repeats) - a.ndim) + a.shape)
+    return Repeat.apply(a, repeats=repeats)
 
 
 def permute(a, dims):
@@ -204,13 +245,13 @@ def unwrap_index(index):
     if isinstance(index, tuple):
         return tuple(unwrap_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, list):
         return np.asarray(index)
     return index
 
 
-def _advanced_parts_to_integers(index, xp):
+def advanced_parts_to_integers(index, xp):
     """Boolean masks become integer arrays (``nonzero``), so the backward can scatter-add."""
     parts = index if isinstance(index, tuple) else (index,)
     converted = []
@@ -228,8 +269,54 @@ def _advanced_parts_to_integers(index, xp):
 def getitem(a, index):
     """``a[index]`` with NumPy's rules; differentiable, including integer-array indexing."""
     _check_tensor("getitem", a)
-    index = _advanced_parts_to_integers(unwrap_index(index), a.xp)
+    index = advanced_parts_to_integers(unwrap_index(index), a.xp)
     try:
         return GetItem.apply(a, index=index)
     except IndexError as error:
         raise IndexError(f"getitem: invalid index for a tensor of shape {a.shape}: {error}") from None
+
+
+def _slice_along(a, axis, start, stop):
+    """The view ``a[..., start:stop, ...]`` with the slice at ``axis``."""
+    return getitem(a, (slice(None),) * axis + (slice(int(start), int(stop)),))
+
+
+def _check_not_0d(op, a):
+    _check_tensor(op, a)
+    if a.ndim == 0:
+        raise ValueError(f"{op}: expects a tensor with at least 1 dimension, got a 0-d tensor")
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Cut ``tensor`` along ``dim`` into views (differentiable): pieces of ``split_size_or_sections``
+    elements, the last one smaller if need be, or, for a list, pieces of those sizes (they must
+    add up to the size of ``dim``).  Returns a tuple."""
+    _check_not_0d("split", tensor)
+    axis = normalize_dim("split", dim, tensor.ndim)
+    n = tensor.shape[axis]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        size = split_size_or_sections
+        if size < 0 or (size == 0 and n > 0):
+            raise ValueError(
+                f"split: split_size must be positive (0 only for an empty dim), got {size} for dim {dim} of size {n}"
+            )
+        pieces = max(math.ceil(n / size), 1) if size else 1
+        sizes = [min(size, n - i * size) for i in range(pieces)]
+    else:
+        sizes = list(split_size_or_sections)
+        if min(sizes, default=0) < 0 or sum(sizes) != n:
+            raise ValueError(
+                f"split: split sizes must be non-negative and add up to {n} (the size of dim {dim}), got {sizes}"
+            )
+    bounds = np.cumsum([0] + sizes)
+    return tuple(_slice_along(tensor, axis, start, stop) for start, stop in zip(bounds[:-1], bounds[1:]))
+
+
+def chunk(input, chunks, dim=0):
+    """Cut ``input`` along ``dim`` into ``chunks`` views of ceil(n / chunks) elements each (the last
+    may be smaller, and there may be fewer than ``chunks`` of them); differentiable."""
+    _check_not_0d("chunk", input)
+    if not isinstance(chunks, numbers.Integral) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    n = input.shape[normalize_dim("chunk", dim, input.ndim)]
+    return split(input, [0] * chunks if n == 0 else math.ceil(n / chunks), dim)

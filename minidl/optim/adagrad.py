@@ -24,7 +24,8 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(self.state[p], p.data, group)
+                with self._state_arrays(p) as state:
+                    self._init_state(state, p.array, group)
 
     def _init_state(self, state, w, group):
         if not state:

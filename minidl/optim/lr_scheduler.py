@@ -89,6 +89,15 @@ def _check_positive_int(scheduler, name, value):
         raise ValueError(f"{scheduler}: {name} must be a positive integer, got {value!r}")
 
 
+def _one_per_group(scheduler, name, optimizer, value):
+    """``value`` for each param group: a list or tuple gives one per group, anything else is shared."""
+    groups = len(optimizer.param_groups)
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * groups
+    if len(values) != groups:
+        raise ValueError(f"{scheduler}: expected {groups} {name}s, one per param group, got {len(values)}")
+    return values
+
+
 class LambdaLR(LRScheduler):
     """lr = base_lr * lr_lambda(e), with one function, or one per param group.
 
@@ -220,6 +229,127 @@ class CosineAnnealingLR(LRScheduler):
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
 
 
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith's super-convergence, in fastai's two phases), stepped after every
+    batch, not every epoch.  The lr rises from initial_lr = max_lr / div_factor to max_lr over the
+    first ``pct_start`` of the ``total_steps``, then anneals down to min_lr = initial_lr /
+    final_div_factor at the last step.  In a phase that goes from a at step s0 to b at step s1:
+
+        pct = (e - s0) / (s1 - s0)
+        "cos":     lr = b + (a - b) / 2 * (cos(pi * pct) + 1)
+        "linear":  lr = (b - a) * pct + a
+
+    The first phase ends at step pct_start * total_steps - 1, the last at total_steps - 1.  With
+    ``three_phase=True`` (the original paper) the second phase goes back down to initial_lr by step
+    2 * pct_start * total_steps - 2, and a third one anneals to min_lr.
+
+    With ``cycle_momentum`` (the default) the momentum moves the opposite way, from max_momentum
+    down to base_momentum while the lr rises, and back: SGD's ``momentum``, or beta1
+    (``betas[0]``) for optimizers with ``betas`` such as Adam.  total_steps is given, or is
+    epochs * steps_per_epoch.  Stepping past total_steps raises ValueError.  The lr comes from the
+    closed form, not from the current lr: this schedule does not chain with others.
+    """
+
+    def __init__(
+        self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
+        anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
+        final_div_factor=1e4, three_phase=False, last_epoch=-1,
+    ):  # fmt: skip
+        _check_optimizer("OneCycleLR", optimizer)
+        if total_steps is not None:
+            _check_positive_int("OneCycleLR", "total_steps", total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            _check_positive_int("OneCycleLR", "epochs", epochs)
+            _check_positive_int("OneCycleLR", "steps_per_epoch", steps_per_epoch)
+            total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError("OneCycleLR: you must give either total_steps or both epochs and steps_per_epoch")
+        if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: pct_start must be a float between 0 and 1, got {pct_start!r}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        self.total_steps, self._anneal_func_type, self.cycle_momentum = total_steps, anneal_strategy, cycle_momentum
+        self._schedule_phases = _one_cycle_phases(pct_start, total_steps, three_phase)
+        max_lrs = _one_per_group("OneCycleLR", "max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for group, group_max_lr in zip(optimizer.param_groups, max_lrs):
+                group["initial_lr"] = group_max_lr / div_factor
+                group["max_lr"] = group_max_lr
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        if cycle_momentum:
+            self._set_up_momentum(optimizer, base_momentum, max_momentum, last_epoch)
+        super().__init__(optimizer, last_epoch)
+
+    def _set_up_momentum(self, optimizer, base_momentum, max_momentum, last_epoch):
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise ValueError(
+                f"OneCycleLR: {type(optimizer).__name__} has neither momentum nor betas; "
+                "pass cycle_momentum=False, or use an optimizer such as SGD or Adam"
+            )
+        self.use_beta1 = "betas" in optimizer.defaults
+        max_momentums = _one_per_group("OneCycleLR", "max_momentum", optimizer, max_momentum)
+        base_momentums = _one_per_group("OneCycleLR", "base_momentum", optimizer, base_momentum)
+        if last_epoch == -1:
+            for group, group_max, group_base in zip(optimizer.param_groups, max_momentums, base_momentums):
+                self._set_momentum(group, group_max)
+                group["max_momentum"], group["base_momentum"] = group_max, group_base
+
+    def _set_momentum(self, group, momentum):
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+
+    def _anneal(self, start, end, pct):
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def _phase_at(self, step):
+        """The phase that ``step`` falls in (the last one for any later step) and how far into it."""
+        start_step = 0.0
+        for phase in self._schedule_phases:
+            if step <= phase["end_step"] or phase is self._schedule_phases[-1]:
+                return phase, (step - start_step) / (phase["end_step"] - start_step)
+            start_step = phase["end_step"]
+
+    def get_lr(self):
+        """The lr of every group at step e; sets each group's momentum (or beta1) as it goes."""
+        if self.last_epoch > self.total_steps:
+            raise ValueError(
+                f"OneCycleLR: tried to step {self.last_epoch} times, but the schedule has only "
+                f"total_steps={self.total_steps}; create it with a larger total_steps (or epochs)"
+            )
+        phase, pct = self._phase_at(self.last_epoch)
+        lrs = []
+        for group in self.optimizer.param_groups:
+            lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+            if self.cycle_momentum:
+                momentum = self._anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct)
+                self._set_momentum(group, momentum)
+        return lrs
+
+
+def _one_cycle_phases(pct_start, total_steps, three_phase):
+    """OneCycleLR's phases: the step each ends at, and the param group keys of the lr and the
+    momentum at its start and end (PyTorch's ``_schedule_phases``, so state_dicts agree)."""
+
+    def phase(end_step, start_lr, end_lr, start_momentum, end_momentum):
+        return dict(
+            end_step=end_step, start_lr=start_lr, end_lr=end_lr, start_momentum=start_momentum,
+            end_momentum=end_momentum,
+        )  # fmt: skip
+
+    warm_up = phase(float(pct_start * total_steps) - 1, "initial_lr", "max_lr", "max_momentum", "base_momentum")
+    if not three_phase:
+        return [warm_up, phase(total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+    return [
+        warm_up,
+        phase(float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr", "base_momentum", "max_momentum"),
+        phase(total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum"),
+    ]
+
+
 class ChainedScheduler(LRScheduler):
     """Step several schedulers of one optimizer together: their factors multiply.  A warm-up
     followed by a cosine decay:
@@ -282,10 +412,7 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
         _check_optimizer("ReduceLROnPlateau", optimizer)
-        groups = len(optimizer.param_groups)
-        min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * groups
-        if len(min_lrs) != groups:
-            raise ValueError(f"ReduceLROnPlateau: expected {groups} min_lrs, one per param group, got {len(min_lrs)}")
+        min_lrs = _one_per_group("ReduceLROnPlateau", "min_lr", optimizer, min_lr)
         self.optimizer = optimizer
         self.mode, self.factor, self.patience, self.cooldown = mode, factor, patience, cooldown
         self.threshold, self.threshold_mode, self.min_lrs, self.eps = threshold, threshold_mode, min_lrs, eps

@@ -2,12 +2,16 @@
 
 An optimizer holds a list of *param groups*.  A group is a dict: the parameters under ``"params"``
 and the hyperparameters (``lr``, ``betas``, ...) that apply to them, so one model can train its
-layers with different learning rates.  ``optimizer.state[p]`` is a dict per parameter (Adam's
-moving averages, the step count ...), created on the parameter's first step.
+layers with different learning rates.  ``optimizer.state[p]`` is a dict per parameter, created on
+the parameter's first step, with PyTorch's keys and types: Tensors of the parameter's shape, dtype
+and device (Adam's ``"exp_avg"``, SGD's ``"momentum_buffer"`` ...) and the step count ``"step"``,
+which PyTorch keeps as a 0-d float32 tensor on the CPU.
 
-A subclass states its formula once, in ``update(w, g, state, group)``: change the parameter array
-``w`` in place, given its gradient array ``g``.  ``step()`` calls it for every parameter that has a
-gradient; parameters whose ``.grad`` is None are skipped and their state is left alone, as in PyTorch.
+A subclass states its formula once, in ``update(w, g, state, group)``, on arrays: change the
+parameter array ``w`` in place, given its gradient array ``g``.  Its ``state`` holds the arrays of
+those Tensors (shared: changing them in place changes the Tensors) and ``"step"`` as an int; entries
+it adds become Tensors afterwards.  ``step()`` calls it for every parameter that has a gradient;
+parameters whose ``.grad`` is None are skipped and their state is left alone, as in PyTorch.
 
 The arithmetic is PyTorch's (``foreach=False``), operation for operation, except where the formula
 reads better in another order that gives the same number: PyTorch keeps running means with
@@ -17,6 +21,7 @@ chaotic (then a difference of one rounding grows whatever the order, as it does 
 PyTorch runs started one rounding apart).
 """
 import collections
+import contextlib
 import copy
 import numbers
 
@@ -25,6 +30,7 @@ import numpy as np
 from minidl import backend
 from minidl.autograd import enable_grad
 from minidl.tensor import Tensor
+from minidl.versions import bump
 
 # A hyperparameter of a param group -> (its name in the error message, PyTorch's; the valid values).
 _VALID_HYPERPARAMETERS = {
@@ -42,6 +48,12 @@ _VALID_HYPERPARAMETERS = {
 def with_weight_decay(g, w, weight_decay):
     """L2 regularization folded into the gradient: g + weight_decay * w (a new array)."""
     return g + weight_decay * w if weight_decay != 0 else g
+
+
+def step_tensor(count):
+    """The step count as PyTorch keeps it in an optimizer's state: a 0-d float32 tensor on the CPU,
+    whatever the parameter's device."""
+    return Tensor(float(count), dtype=np.float32)
 
 
 class Optimizer:
@@ -171,20 +183,40 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = -p.grad.data if group.get("maximize") else p.grad.data
-                self.update(p.data, g, self.state[p], group)
+                g = -p.grad.array if group.get("maximize") else p.grad.array
+                with self._state_arrays(p) as state:
+                    self.update(p.array, g, state, group)
+                bump(p)  # an in-place write: a graph that saved p can no longer backward
         self.steps_taken += 1
         return loss
 
     def update(self, w, g, state, group):
         """Apply the formula to one parameter: change the array ``w`` in place, given its gradient
-        ``g`` (never modify it), its ``state`` dict and its param ``group``."""
+        ``g`` (never modify it), its ``state`` dict (arrays, see ``_state_arrays``) and its param
+        ``group``."""
         raise NotImplementedError(f"{self._name}: subclasses of Optimizer must define update()")
+
+    @contextlib.contextmanager
+    def _state_arrays(self, p):
+        """``p``'s state as ``update()`` reads it: the arrays of the Tensors in ``self.state[p]``
+        (the same arrays, so in-place changes show in the Tensors) and ``"step"`` as an int.
+        On leaving the block, new arrays are wrapped in Tensors and the step count is stored back;
+        a parameter gets an entry in ``self.state`` only once it has some state, as in PyTorch."""
+        tensors = self.state.get(p, {})
+        state = {key: int(value.item()) if key == "step" else value.array for key, value in tensors.items()}
+        yield state
+        for key, value in state.items():
+            if key == "step":
+                tensors[key] = step_tensor(value)
+            elif key not in tensors or tensors[key].array is not value:
+                tensors[key] = Tensor(value)
+        if tensors:
+            self.state[p] = tensors
 
     # ------------------------------------------------------------------ saving and loading
     def state_dict(self):
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``, PyTorch's
-        layout: parameters are numbered in the order of the groups.  The arrays are copies, so the
+        layout: parameters are numbered in the order of the groups.  The Tensors are copies, so the
         dict is a snapshot (PyTorch's shares them with the optimizer)."""
         index = {}
         groups = []
@@ -228,12 +260,12 @@ class Optimizer:
         self.param_groups, self.state = new_groups, state
 
     def _restore(self, key, value, param):
-        """A saved state value for ``param``: the step count as an int, arrays as copies on the
-        parameter's device with its dtype."""
+        """A saved state value for ``param`` as a Tensor: the step count as PyTorch keeps it, arrays
+        copied onto the parameter's device with its dtype."""
         if key == "step":
-            return int(value)
+            return step_tensor(value)
         if isinstance(value, Tensor):
-            value = value.data
+            value = value.array
         elif hasattr(value, "detach"):  # a torch tensor, converted without importing torch
             value = value.detach().cpu().numpy()
         array = value if backend.is_cupy_array(value) else np.asarray(value)
@@ -242,7 +274,7 @@ class Optimizer:
                 f"{self._name}.load_state_dict: state '{key}' has shape {tuple(array.shape)}, "
                 f"its parameter has shape {tuple(param.shape)}"
             )
-        return backend.to_device(array, param.device).astype(param.dtype)
+        return Tensor(backend.to_device(array, param.device).astype(param.dtype))
 
     def __repr__(self):
         lines = [f"{self._name} ("]

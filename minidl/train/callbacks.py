@@ -107,7 +107,7 @@ class EarlyStopping(Callback):
         if self.monitor.improves(self.monitor.read(state.logs)):
             self.wait, self.best_epoch = 0, state.epoch
             if self.restore_best_weights:
-                self.best_weights = {name: t.data.copy() for name, t in state.model.state_dict().items()}
+                self.best_weights = {name: t.array.copy() for name, t in state.model.state_dict().items()}
             return
         self.wait += 1
         if self.wait >= self.patience:

@@ -93,19 +93,23 @@ def train_and_report(dataset="digits", data_dir=None, model="cnn", optimizer="ad
     opt = getattr(md.optim, optimizer_class)(net.parameters(), lr=lr or default_lr)
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size, shuffle=True, seed=seed)
     val_loader = DataLoader(TensorDataset(x_val, y_val), 1000)
+    early_stopping = EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
     callbacks = [
-        EarlyStopping("val_loss", patience=patience, restore_best_weights=True),
+        early_stopping,
         ModelCheckpoint(out / "best.npz", "val_loss", save_best_only=True),
         TerminateOnNaN(),
     ]
-    history = fit(net, md.nn.CrossEntropyLoss(), opt, train_loader, epochs, val_loader, callbacks,
-                  metrics=["accuracy"], verbose=verbose)
+    # A diverging run overflows on its way to the NaN loss that TerminateOnNaN stops and
+    # TrainingFailed reports; NumPy's overflow warnings would only say it first, with internal paths.
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = fit(net, md.nn.CrossEntropyLoss(), opt, train_loader, epochs, val_loader, callbacks,
+                      metrics=["accuracy"], verbose=verbose)
     if not np.isfinite(history["loss"][-1]):
         raise TrainingFailed(history.stop_reason or f"the training loss became {history['loss'][-1]}")
 
     predicted = predict(net, x_test, batch_size=1000).argmax(axis=1)
     test_accuracy, matrix = accuracy(y_test, predicted), confusion_matrix(y_test, predicted, 10)
-    viz.plot_history(history, out / "curves.png")
+    viz.plot_history(history, out / "curves.png", best_epoch=early_stopping.best_epoch)
     viz.plot_confusion_matrix(matrix, out / "confusion.png")
     log(f"confusion matrix (test set):\n{format_confusion(matrix)}")
     log(f"saved {out / 'curves.png'}, {out / 'confusion.png'} and the best checkpoint {out / 'best.npz'}")

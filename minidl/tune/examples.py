@@ -6,6 +6,7 @@ with Adam on 8x8 digits and returns the validation accuracy; ``DIGITS_MLP_SPACE`
 tutorials too.
 """
 import functools
+import threading
 
 import minidl as md
 import minidl.functional as F
@@ -19,6 +20,7 @@ DIGITS_MLP_SPACE = {
     "hidden": IntUniform(16, 128),
     "batch_size": Choice([16, 32, 64, 128]),
 }
+_SEEDED_DRAWS = threading.Lock()  # md.manual_seed(seed) and the draws it fixes, one thread at a time
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,9 +35,14 @@ def digits_splits(seed=0):
 
 
 def make_mlp(hidden=64, seed=0):
-    """Linear(64, hidden) -> ReLU -> Linear(hidden, 10), initial weights fixed by ``seed``."""
-    md.manual_seed(seed)
-    return nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+    """Linear(64, hidden) -> ReLU -> Linear(hidden, 10), initial weights fixed by ``seed``.
+
+    minidl's random generator is one for the whole process, as torch's: trials running in
+    threads (a thread pool, Dask's threaded workers) would reseed it under each other's draws,
+    so seeding and drawing the weights happen under a lock, one thread at a time."""
+    with _SEEDED_DRAWS:
+        md.manual_seed(seed)
+        return nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
 
 
 def train_classifier(model, optimizer, x, y, epochs, batch_size=32, seed=0, after_epoch=None):

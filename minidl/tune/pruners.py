@@ -36,14 +36,17 @@ class MedianPruner:
 
 class PatiencePruner:
     """Stop a trial whose best score has not improved by more than ``min_delta`` for ``patience``
-    reports in a row: early stopping, per trial, needing no other trial."""
+    reports in a row: early stopping, per trial, needing no other trial.  As Keras's
+    ``EarlyStopping``, ``patience=0`` stops at the first report without improvement, as does 1."""
 
     def __init__(self, patience=3, min_delta=0.0):
+        if patience < 0:
+            raise ValueError(f"PatiencePruner: patience must be >= 0, got {patience}")
         self.patience, self.min_delta = patience, min_delta
 
     def should_prune(self, curve, finished_curves):
         scores = [score for _, score in curve]
-        if len(scores) <= self.patience:
+        window = max(self.patience, 1)  # the latest reports, compared with the best one before them
+        if len(scores) <= window:
             return False
-        best_before = max(scores[: -self.patience])
-        return max(scores[-self.patience :]) <= best_before + self.min_delta
+        return max(scores[-window:]) <= max(scores[:-window]) + self.min_delta

@@ -55,34 +55,43 @@ def _format(value):
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def plot_results(results, path, log_scale=()):
-    """Save a PNG at ``path``: the score of every trial against each hyperparameter, one panel per
-    hyperparameter (pruned trials hollow).  Names in ``log_scale`` get a logarithmic x axis, as
-    do numeric parameters spanning more than two decades.  Returns ``path``."""
-    import matplotlib
+TRIAL_STYLES = (  # status, legend label, marker style
+    ("complete", "completed trial", dict(color="C0")),
+    ("pruned", "pruned trial (last score)", dict(facecolors="none", edgecolors="C0")),
+)
+BEST_STYLE = dict(marker="*", s=160, color="C3", zorder=3)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot_results(results, path, log_scale=(), score_name="score"):
+    """Save ``results_figure(results, log_scale, score_name)`` as a PNG at ``path``; returns the Path."""
+    from minidl.viz.figure import save
+
+    return save(results_figure(results, log_scale, score_name), path, dpi=80)
+
+
+def results_figure(results, log_scale=(), score_name="score"):
+    """A matplotlib Figure: the score of every trial against each hyperparameter, one panel per
+    hyperparameter, completed trials filled, pruned ones hollow (at their last score), the best
+    trial starred; the legend names each.  Names in ``log_scale`` get a logarithmic x axis, as do
+    numeric parameters spanning more than two decades.  ``score_name`` labels the y axis."""
+    from minidl.viz.figure import plt
 
     names = results.param_names()
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False, sharey=True)
     for ax, name in zip(axes[0], names):
-        for pruned in (False, True):
-            points = [(r["params"][name], r["score"]) for r in results if (r["status"] == "pruned") == pruned]
+        for status, label, style in TRIAL_STYLES:
+            points = [(r["params"][name], r["score"]) for r in results if r["status"] == status]
             if points:
-                xs, ys = zip(*points)
-                style = dict(facecolors="none", edgecolors="C0") if pruned else dict(color="C0")
-                ax.scatter(xs, ys, label="pruned" if pruned else "complete", **style)
-        values = [r["params"][name] for r in results]
-        if name in log_scale or _spans_decades(values):
+                ax.scatter(*zip(*points), label=label, **style)
+        best = results.best
+        ax.scatter([best["params"][name]], [best["score"]], label=f"best: trial {best['trial']}", **BEST_STYLE)
+        if name in log_scale or _spans_decades([r["params"][name] for r in results]):
             ax.set_xscale("log")
-        ax.set_xlabel(name)
-    axes[0][0].set_ylabel("score")
-    axes[0][-1].legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+        ax.set_xlabel(name + (" (log scale)" if ax.get_xscale() == "log" else ""))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(score_name)
+    axes[0][-1].legend(title=f"{len(results)} trials", fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
+    return fig
 
 
 def _spans_decades(values):

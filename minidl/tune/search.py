@@ -12,9 +12,12 @@ nothing but ``seed`` and ``i``: not on the executor, the number of workers or th
 
 Parallel: pass any ``concurrent.futures.Executor`` as ``executor=``.  ``ProcessPoolExecutor``
 works when ``train_fn`` is picklable (a module-level function or a ``functools.partial`` of one);
-a Dask cluster plugs in the same way through ``distributed.Client(...).get_executor()`` (minidl
-does not need dask; the workers need minidl and ``train_fn``'s module).
-Without one, trials run one after the other in this process.
+a Dask cluster, of threaded workers or worker processes, on one machine or many, plugs in the
+same way through ``distributed.Client(address).get_executor()`` (``pip install "minidl[dask]"``;
+the workers need minidl and ``train_fn``'s module).  Without one, trials run one after the other
+in this process.  Trials in threads (a ``ThreadPoolExecutor``, Dask's threaded workers) each keep
+their own grad mode, but share minidl's random generator, as torch's is shared: a ``train_fn``
+that seeds it with ``md.manual_seed`` seeds and draws under a lock (``examples.make_mlp`` does).
 
 Early stopping: with ``pruner=`` (``MedianPruner``, ``PatiencePruner``), ``train_fn`` is called as
 ``train_fn(params, seed, report)`` and calls ``report(step, score)`` as it goes; see pruners.py.

@@ -50,16 +50,19 @@ class _GraphReader:
         self.keys[tensor.grad_fn] = "op0"
         while stack:
             node = stack.pop()
-            box = GraphBox(self.keys[node], "op", _op_label(node, is_output=node is tensor.grad_fn))
+            output = tensor if node is tensor.grad_fn else None
+            box = GraphBox(self.keys[node], "op", _op_label(node, output))
             self.boxes[box.key] = box
             for index, (edge, (shape, _)) in enumerate(zip(node.edges, node.input_meta)):
-                box.inputs.append(self._source(edge, shape, f"{box.key}.{index}", stack))
+                constant = _shape_or_value(shape, node.scalar_inputs.get(index))
+                box.inputs.append(self._source(edge, constant, f"{box.key}.{index}", stack))
         return list(self.boxes.values())
 
-    def _source(self, edge, shape, constant_key, stack):
-        """The key of the box an edge comes from, creating that box when it is new."""
+    def _source(self, edge, constant, constant_key, stack):
+        """The key of the box an edge comes from, creating that box when it is new
+        (``constant``: the shape or value shown when the input needs no gradient)."""
         if edge is None:
-            self.boxes[constant_key] = GraphBox(constant_key, "constant", f"constant\n{_shape(shape)}")
+            self.boxes[constant_key] = GraphBox(constant_key, "constant", f"constant\n{constant}")
             return constant_key
         parent, leaf = edge
         if parent is None:
@@ -73,20 +76,28 @@ class _GraphReader:
         return self.keys[parent]
 
     def _leaf_box(self, key, leaf):
-        label = f"{self.names.get(id(leaf), 'leaf')}\n{_shape(leaf.shape)}"
+        label = f"{self.names.get(id(leaf), 'leaf')}\n{_shape_or_value(leaf.shape, leaf.array)}"
         label += "\nrequires grad" if leaf.requires_grad else ""
         if self.show_grad_norms:
             label += "\n|grad| = " + ("none" if leaf.grad is None else f"{np.linalg.norm(leaf.grad.numpy()):.3g}")
         return GraphBox(key, "leaf", label)
 
 
-def _op_label(node, is_output):
-    shapes = ", ".join(_shape(shape) for shape, _ in node.output_meta)
-    return f"{node.name}\n{'output ' if is_output else ''}{shapes}"
+def _op_label(node, output=None):
+    """The op's name over its output shapes; for ``output`` (the tensor drawn), its shape or value."""
+    if output is not None:
+        return f"{node.name}\noutput {_shape_or_value(output.shape, output.array)}"
+    shown = (_shape_or_value(shape, node.scalar_outputs.get(i)) for i, (shape, _) in enumerate(node.output_meta))
+    return f"{node.name}\n" + ", ".join(shown)
 
 
 def _shape(shape):
     return str(tuple(shape))
+
+
+def _shape_or_value(shape, array):
+    """``"= 0.25"`` for a scalar (its shape ``()`` says nothing), the shape ``"(2, 3)"`` otherwise."""
+    return f"= {array.item():.4g}" if tuple(shape) == () else _shape(shape)
 
 
 DOT_STYLE = {

@@ -1,5 +1,15 @@
 """``md.keras.layers``: Keras-style layers, built on ``md.nn`` when they first see an input."""
 from minidl.keras.layers.base import Layer
-from minidl.keras.layers.conv import AveragePooling2D, Conv2D, MaxPooling2D
-from minidl.keras.layers.core import Activation, Dense, Dropout, Embedding, Flatten
+from minidl.keras.layers.conv import Conv2D
+from minidl.keras.layers.core import Activation, Dense, Dropout, Embedding
+from minidl.keras.layers.input import Input, InputLayer
+from minidl.keras.layers.pooling import (
+    AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D,
+)
 from minidl.keras.layers.recurrent import GRU, LSTM, SimpleRNN
+from minidl.keras.layers.reshaping import Flatten, Reshape
+
+KNOWN = {cls.__name__: cls for cls in (
+    Activation, AveragePooling2D, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D,
+    GlobalMaxPooling2D, GRU, LSTM, MaxPooling2D, Reshape, SimpleRNN,
+)}

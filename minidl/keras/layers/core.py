@@ -1,85 +1,111 @@
-"""Dense, Activation, Flatten, Dropout and Embedding with Keras's arguments."""
-from minidl import functional as F
+"""Dense, Activation, Dropout and Embedding with Keras's arguments and initial values."""
 from minidl import nn
-from minidl.keras import activations, regularizers
-from minidl.keras.layers.base import Layer
+from minidl.keras import activations, initializers, regularizers
+from minidl.keras.config import serialize
+from minidl.keras.layers.base import Layer, copy_into
+from minidl.keras.layers.kernel import KernelLayer
 
 
-class Dense(Layer):
-    """``activation(x W^T + b)`` on the last axis, with ``units`` outputs.  Keras's initial
-    values: Glorot-uniform weights and zero biases.  ``input_dim=n`` is ``input_shape=(n,)``."""
+class Dense(KernelLayer):
+    """``activation(x @ kernel + bias)`` on the last axis, with ``units`` outputs: kernel
+    (in, units) in Keras's layout, starting Glorot-uniform; bias zero."""
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_regularizer=None, input_shape=None,
-                 input_dim=None):
-        if input_shape is None and input_dim is not None:
-            input_shape = (input_dim,)
-        super().__init__(activation, input_shape)
-        self.units, self.use_bias = units, use_bias
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+    kernel_axes = (1, 0)
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                         bias_regularizer, **kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"{self.name}: units must be a positive integer, got {units!r}")
+        self.units = units
+
+    @property
+    def module(self):
+        return self.linear
 
     def build(self, input_shape):
         self.linear = nn.Linear(input_shape[-1], self.units, bias=self.use_bias)
-        glorot_with_zero_bias(self.linear)
-        self.regularize(self.linear.weight, self.kernel_regularizer)
+        self.initialize()
+
+    def accepts(self, shape):
+        return len(shape) >= 2 and shape[-1] == self.built_input_shape[-1]
 
     def call(self, x):
         return self.linear(x)
 
-
-def glorot_with_zero_bias(module):
-    """Keras's default initial values: ``weight`` Glorot-uniform, ``bias`` (if any) zero."""
-    nn.init.xavier_uniform_(module.weight)
-    if module.bias is not None:
-        nn.init.zeros_(module.bias)
+    def get_config(self):
+        return self.base_config(units=self.units, **self.kernel_config())
 
 
 class Activation(Layer):
     """Only an activation: ``Activation("relu")``."""
 
-    def __init__(self, activation, input_shape=None):
+    def __init__(self, activation, **kwargs):
         if activation is None:
             raise ValueError(f"Activation: expected one of {', '.join(activations.ACTIVATIONS)}, got None")
-        super().__init__(activation, input_shape)
+        super().__init__(activation, **kwargs)
 
     def call(self, x):
         return x
 
-
-class Flatten(Layer):
-    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...), in the stored order: for channels-last
-    images (H, W, C) the channels vary fastest, as in Keras."""
-
-    def __init__(self, input_shape=None):
-        super().__init__(None, input_shape)
-
-    def call(self, x):
-        return F.flatten(x, 1)
+    def get_config(self):
+        return self.base_config()
 
 
 class Dropout(Layer):
     """In training, zero a fraction ``rate`` of the values (and scale the rest by 1 / (1 - rate))."""
 
-    def __init__(self, rate, input_shape=None):
-        super().__init__(None, input_shape)
+    def __init__(self, rate, **kwargs):
+        super().__init__(None, **kwargs)
+        self.rate = rate
         self.dropout = nn.Dropout(rate)
 
     def call(self, x):
         return self.dropout(x)
 
+    def get_config(self):
+        return self.base_config(rate=self.rate)
+
 
 class Embedding(Layer):
-    """Token ids (batch, T) -> vectors (batch, T, output_dim), from a table of ``input_dim`` rows
-    starting as U(-0.05, 0.05) as in Keras.  ``input_length`` gives the model its input shape."""
+    """Token ids (batch, T) -> vectors (batch, T, output_dim), from a table (input_dim,
+    output_dim) starting as U(-0.05, 0.05) (Keras's ``"uniform"``).  ``input_length`` gives the
+    model its input shape."""
 
     input_dtype = "int"
 
-    def __init__(self, input_dim, output_dim, input_length=None, embeddings_regularizer=None, input_shape=None):
-        if input_shape is None and input_length is not None:
-            input_shape = (input_length,)
-        super().__init__(None, input_shape)
-        self.embedding = nn.Embedding(input_dim, output_dim)
-        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
-        self.regularize(self.embedding.weight, regularizers.get(embeddings_regularizer))
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 input_length=None, **kwargs):
+        if input_length is not None:
+            kwargs.setdefault("input_shape", (input_length,))
+        super().__init__(None, **kwargs)
+        self.input_dim, self.output_dim, self.input_length = input_dim, output_dim, input_length
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+
+    def build(self, input_shape):
+        self.embedding = nn.Embedding(self.input_dim, self.output_dim)
+        self.assign_keras_weights([self.embeddings_initializer((self.input_dim, self.output_dim))])
+        self.regularize(self.embedding.weight, self.embeddings_regularizer)
 
     def call(self, x):
+        largest = int(x.array.max()) if x.array.size else 0
+        if largest >= self.input_dim:
+            raise ValueError(
+                f"{self.name}: token ids must be below input_dim={self.input_dim}, got {largest}; "
+                "make input_dim the vocabulary size (the largest id + 1)"
+            )
         return self.embedding(x)
+
+    def keras_weights(self):
+        return [self.embedding.weight.numpy()]
+
+    def assign_keras_weights(self, arrays):
+        copy_into(self.embedding.weight, arrays[0])
+
+    def get_config(self):
+        return self.base_config(input_dim=self.input_dim, output_dim=self.output_dim,
+                                embeddings_initializer=serialize(self.embeddings_initializer),
+                                embeddings_regularizer=serialize(self.embeddings_regularizer),
+                                input_length=self.input_length)

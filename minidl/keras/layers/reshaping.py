@@ -1,0 +1,57 @@
+"""Flatten and Reshape: the same values per sample in another shape (the batch axis stays)."""
+import math
+
+from minidl import functional as F
+from minidl.keras.layers.base import Layer
+
+
+class Flatten(Layer):
+    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...), in the stored order: for channels-last
+    images (H, W, C) the channels vary fastest, as in Keras."""
+
+    def __init__(self, **kwargs):
+        super().__init__(None, **kwargs)
+
+    def call(self, x):
+        return F.flatten(x, 1)
+
+    def get_config(self):
+        return self.base_config()
+
+
+class Reshape(Layer):
+    """Each sample to ``target_shape`` (one entry may be -1: worked out from the sample's size),
+    e.g. ``Reshape((28, 28, 1))`` turns (batch, 784) into (batch, 28, 28, 1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(None, **kwargs)
+        self.target_shape = tuple(target_shape)
+        if self.target_shape.count(-1) > 1 or any(n == 0 or n < -1 for n in self.target_shape):
+            raise ValueError(
+                f"{self.name}: target_shape must hold positive sizes and at most one -1, got {self.target_shape}"
+            )
+
+    def build(self, input_shape):
+        self.sample_shape = self.resolve(input_shape)
+
+    def resolve(self, input_shape):
+        """``target_shape`` with its -1 worked out for inputs of ``input_shape``, or a ValueError."""
+        size, known = math.prod(input_shape[1:]), math.prod(n for n in self.target_shape if n != -1)
+        if -1 in self.target_shape and size % known == 0:
+            return tuple(size // known if n == -1 else n for n in self.target_shape)
+        if size != known or -1 in self.target_shape:
+            raise ValueError(
+                f"{self.name}: cannot reshape samples of shape {tuple(input_shape[1:])} ({size} values) "
+                f"into target_shape {self.target_shape}"
+                + ("" if -1 in self.target_shape else f" ({known} values)")
+            )
+        return self.target_shape
+
+    def accepts(self, shape):
+        return math.prod(shape[1:]) == math.prod(self.built_input_shape[1:])
+
+    def call(self, x):
+        return F.reshape(x, (x.shape[0],) + self.sample_shape)
+
+    def get_config(self):
+        return self.base_config(target_shape=self.target_shape)
