@@ -6,7 +6,8 @@
   ``@njit(parallel=True)`` loops over NumPy arrays; im2col and col2im are serial and release the
   GIL, for ``minidl.parallel`` to run them on several chunks of a batch at once.
 - ``kernels.cuda``: the same helpers compiled as CUDA device functions, inside ``@cuda.jit``
-  kernels launched on CuPy arrays (Numba takes them through ``__cuda_array_interface__``).
+  kernels launched on CuPy arrays (Numba takes them through ``__cuda_array_interface__``), on
+  the stream CuPy is working on and without making the host wait.
 - ``kernels.recurrent``: the LSTM's elementwise gate arithmetic, forward (float32) and backward,
   one compiled pass each over a step's gate array (CPU).
 
@@ -15,6 +16,7 @@ NumPy and CuPy arrays.  Geometry arguments are pairs ``(rows, cols)``: ``out_siz
 ``stride``, ``padding`` (top, left) and ``dilation``.
 
 Importing this package does not import Numba; ``kernels.cpu`` and ``kernels.cuda`` do, and they
-compile lazily with ``cache=True``.  Numba's cache does not notice edits to ``window.py``: after
-changing it, delete ``kernels/__pycache__``.
+compile lazily with ``cache=True`` (on disk, in ``kernels/__pycache__``; CUDA kernels once per
+compute capability).  Numba's cache does not notice edits to ``window.py``: after changing it, delete
+``kernels/__pycache__``.
 """

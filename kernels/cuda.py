@@ -1,9 +1,15 @@
-"""CUDA kernels: the CPU kernels' arithmetic with one GPU thread per output element.
+"""CUDA kernels: the CPU kernels' arithmetic, mostly with one GPU thread per output element.
 
 The launchers take the same arguments as the functions in ``kernels.cpu`` and accept CuPy
 arrays (or, under Numba's CUDA simulator, NumPy arrays).  Where several threads add into the
 same input element (col2im, pooling backward, the direct conv's input gradient), they use
-``cuda.atomic.add``.
+``cuda.atomic.add``.  The direct conv's weight gradient is a sum over the whole batch for each
+of few weights, so it gives each weight a block of threads and adds their shares in shared memory.
+
+Every launch goes through ``_launch``: it runs on the stream CuPy is working on, so the kernel
+starts after CuPy's earlier work on these arrays and before its later work, and the host never
+waits (see ``_launch``).  The kernels are cached on disk (``cache=True``) like the CPU ones; the
+device helpers are compiled into each kernel and cached with it.
 """
 import math
 
@@ -15,13 +21,40 @@ _window = window.compile_all(cuda.jit(device=True))
 tap, window_max, window_sum = _window.tap, _window.window_max, _window.window_sum
 average_divisor, conv_at = _window.average_divisor, _window.conv_at
 
-THREADS_PER_BLOCK = 128
+THREADS_PER_BLOCK = 128  # a power of two: the weight gradient's reduction halves it
+TERMS_PER_THREAD = 8  # the weight gradient: terms each thread adds up before the shared-memory tree
 
 
-def _launch(kernel, count, *args):
+def _numba_array(argument):
+    """A CuPy array (anything with a CUDA Array Interface) as a Numba device array over the same
+    memory, made with ``sync=False``; any other argument unchanged.  Numba's default conversion
+    waits on the host until the stream named in the interface is idle, at every launch."""
+    if hasattr(argument, "__cuda_array_interface__"):
+        return cuda.as_cuda_array(argument, sync=False)
+    return argument
+
+
+def _stream(arguments):
+    """The stream named by the first CuPy array's CUDA Array Interface (version 3): CuPy's current
+    stream, where its work on these arrays is queued.  0, the default stream, where there is none
+    (NumPy arrays under the simulator, or CuPy told to export version 2, which names no stream)."""
+    for argument in arguments:
+        if hasattr(argument, "__cuda_array_interface__"):
+            pointer = argument.__cuda_array_interface__.get("stream")
+            return 0 if pointer is None else cuda.external_stream(pointer)
+    return 0
+
+
+def _launch(kernel, blocks, threads, *args):
+    """Run ``kernel`` on ``blocks`` blocks of ``threads`` threads, queued on CuPy's stream after
+    the work that produced its arrays: ordered on the device, no host wait."""
+    if blocks:
+        kernel[blocks, threads, _stream(args)](*[_numba_array(a) for a in args])
+
+
+def _launch_per_element(kernel, count, *args):
     """Run ``kernel`` with at least ``count`` threads (each thread checks its index)."""
-    if count:
-        kernel[math.ceil(count / THREADS_PER_BLOCK), THREADS_PER_BLOCK](*args)
+    _launch(kernel, math.ceil(count / THREADS_PER_BLOCK), THREADS_PER_BLOCK, *args)
 
 
 @cuda.jit(device=True)
@@ -38,7 +71,7 @@ def cols_source(cols, index, out_size, kernel, stride, padding, dilation):
     return row, column, n, c, h, w
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _im2col(x, cols, out_size, kernel, stride, padding, dilation):
     index = cuda.grid(1)
     if index >= cols.size:
@@ -48,7 +81,7 @@ def _im2col(x, cols, out_size, kernel, stride, padding, dilation):
     cols[row, column] = x[n, c, h, w] if 0 <= h < height and 0 <= w < width else 0
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _col2im(cols, dx, out_size, kernel, stride, padding, dilation):
     index = cuda.grid(1)
     if index >= cols.size:
@@ -66,7 +99,7 @@ def output_position(index, out):
     return index // (channels * out_h * out_w), (index // (out_h * out_w)) % channels, (index // out_w) % out_h, index % out_w
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
     index = cuda.grid(1)
     if index >= out.size:
@@ -79,7 +112,7 @@ def _max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
     argmax[n, c, oh, ow] = best
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _max_pool_backward(grad_out, argmax, dx):
     index = cuda.grid(1)
     if index >= grad_out.size:
@@ -91,7 +124,7 @@ def _max_pool_backward(grad_out, argmax, dx):
         cuda.atomic.add(dx, (n, c, best // width, best % width), grad_out[n, c, oh, ow])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, divisor_override):
     index = cuda.grid(1)
     if index >= out.size:
@@ -105,7 +138,7 @@ def _avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, diviso
     out[n, c, oh, ow] = window_sum(x[n, c], top, left, kernel[0], kernel[1]) / divisor
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _avg_pool_backward(grad_out, dx, kernel, stride, padding, count_include_pad, divisor_override):
     index = cuda.grid(1)
     if index >= grad_out.size:
@@ -122,7 +155,7 @@ def _avg_pool_backward(grad_out, dx, kernel, stride, padding, count_include_pad,
             cuda.atomic.add(dx, (n, c, h, w), share)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _conv_forward_direct(x, weight, out, stride, padding, dilation, groups):
     index = cuda.grid(1)
     if index >= out.size:
@@ -134,7 +167,7 @@ def _conv_forward_direct(x, weight, out, stride, padding, dilation, groups):
     out[n, o, oh, ow] = conv_at(x, weight, n, o, first_channel, top, left, dilation[0], dilation[1])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _conv_backward_input_direct(grad_out, weight, dx, stride, padding, dilation, groups):
     index = cuda.grid(1)
     if index >= grad_out.size:
@@ -153,66 +186,93 @@ def _conv_backward_input_direct(grad_out, weight, dx, stride, padding, dilation,
                     cuda.atomic.add(dx, (n, first_channel + c, h, w), g * weight[o, c, i, j])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _conv_backward_weight_direct(grad_out, x, dweight, stride, padding, dilation, groups):
-    index = cuda.grid(1)
-    if index >= dweight.size:
-        return
-    o, c, i, j = output_position(index, dweight)
+    """Block b computes weight b (flat): each thread sums the terms of every blockDim-th position
+    (n, oh, ow) and puts its total in its slot of ``partial``; a tree reduction then adds the
+    slots in log2(threads) halving steps, each followed by a barrier.  All sums are in the
+    arrays' dtype."""
+    o, c, i, j = output_position(cuda.blockIdx.x, dweight)
     n_batch, out_channels, out_h, out_w = grad_out.shape
     height, width = x.shape[2], x.shape[3]
-    first_channel = (o // (out_channels // groups)) * dweight.shape[1]
-    total = 0.0
-    for n in range(n_batch):
-        for oh in range(out_h):
-            h = tap(oh, i, stride[0], padding[0], dilation[0])
-            for ow in range(out_w):
-                w = tap(ow, j, stride[1], padding[1], dilation[1])
-                if 0 <= h < height and 0 <= w < width:
-                    total += grad_out[n, o, oh, ow] * x[n, first_channel + c, h, w]
-    dweight[o, c, i, j] = total
+    channel = (o // (out_channels // groups)) * dweight.shape[1] + c
+    thread, threads = cuda.threadIdx.x, cuda.blockDim.x
+    total = dweight.dtype.type(0)  # not 0.0: that literal would sum float32 arrays in float64
+    for position in range(thread, n_batch * out_h * out_w, threads):
+        n, oh, ow = position // (out_h * out_w), (position // out_w) % out_h, position % out_w
+        h = tap(oh, i, stride[0], padding[0], dilation[0])
+        w = tap(ow, j, stride[1], padding[1], dilation[1])
+        if 0 <= h < height and 0 <= w < width:
+            total += grad_out[n, o, oh, ow] * x[n, channel, h, w]
+    partial = cuda.shared.array(THREADS_PER_BLOCK, dweight.dtype)
+    partial[thread] = total
+    cuda.syncthreads()
+    step = threads // 2
+    while step > 0:
+        if thread < step:
+            partial[thread] += partial[thread + step]
+        cuda.syncthreads()
+        step //= 2
+    if thread == 0:
+        dweight[o, c, i, j] = partial[0]
+
+
+def reduction_threads(count):
+    """Threads per block to sum ``count`` terms: enough for each to add about ``TERMS_PER_THREAD``
+    of them before the tree (each tree step costs a barrier), as a power of two (the tree halves
+    it), at most ``THREADS_PER_BLOCK``."""
+    shares = -(-count // TERMS_PER_THREAD)  # ceil
+    return min(THREADS_PER_BLOCK, 1 << max(shares - 1, 0).bit_length())
 
 
 def im2col(x, cols, out_size, kernel, stride, padding, dilation):
     """See ``kernels.cpu.im2col``; one thread per element of ``cols``."""
-    _launch(_im2col, cols.size, x, cols, out_size, kernel, stride, padding, dilation)
+    _launch_per_element(_im2col, cols.size, x, cols, out_size, kernel, stride, padding, dilation)
 
 
 def col2im(cols, dx, out_size, kernel, stride, padding, dilation):
     """See ``kernels.cpu.col2im``; one thread per element of ``cols``, atomic adds into ``dx``."""
-    _launch(_col2im, cols.size, cols, dx, out_size, kernel, stride, padding, dilation)
+    _launch_per_element(_col2im, cols.size, cols, dx, out_size, kernel, stride, padding, dilation)
 
 
 def max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
     """See ``kernels.cpu.max_pool_forward``; one thread per output element."""
-    _launch(_max_pool_forward, out.size, x, out, argmax, kernel, stride, padding, dilation)
+    _launch_per_element(_max_pool_forward, out.size, x, out, argmax, kernel, stride, padding, dilation)
 
 
 def max_pool_backward(grad_out, argmax, dx):
     """See ``kernels.cpu.max_pool_backward``; one thread per output element."""
-    _launch(_max_pool_backward, grad_out.size, grad_out, argmax, dx)
+    _launch_per_element(_max_pool_backward, grad_out.size, grad_out, argmax, dx)
 
 
 def avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, divisor_override):
     """See ``kernels.cpu.avg_pool_forward``; one thread per output element."""
-    _launch(_avg_pool_forward, out.size, x, out, kernel, stride, padding, count_include_pad, divisor_override)
+    _launch_per_element(_avg_pool_forward, out.size, x, out, kernel, stride, padding, count_include_pad, divisor_override)
 
 
 def avg_pool_backward(grad_out, dx, kernel, stride, padding, count_include_pad, divisor_override):
     """See ``kernels.cpu.avg_pool_backward``; one thread per output element."""
-    _launch(_avg_pool_backward, grad_out.size, grad_out, dx, kernel, stride, padding, count_include_pad, divisor_override)
+    _launch_per_element(_avg_pool_backward, grad_out.size, grad_out, dx, kernel, stride, padding, count_include_pad, divisor_override)
 
 
 def conv_forward_direct(x, weight, out, stride, padding, dilation, groups):
     """See ``kernels.cpu.conv_forward_direct``; one thread per output element."""
-    _launch(_conv_forward_direct, out.size, x, weight, out, stride, padding, dilation, groups)
+    _launch_per_element(_conv_forward_direct, out.size, x, weight, out, stride, padding, dilation, groups)
 
 
 def conv_backward_input_direct(grad_out, weight, dx, stride, padding, dilation, groups):
     """See ``kernels.cpu.conv_backward_input_direct``; one thread per output element."""
-    _launch(_conv_backward_input_direct, grad_out.size, grad_out, weight, dx, stride, padding, dilation, groups)
+    _launch_per_element(_conv_backward_input_direct, grad_out.size, grad_out, weight, dx, stride, padding, dilation, groups)
 
 
 def conv_backward_weight_direct(grad_out, x, dweight, stride, padding, dilation, groups):
-    """See ``kernels.cpu.conv_backward_weight_direct``; one thread per weight element."""
-    _launch(_conv_backward_weight_direct, dweight.size, grad_out, x, dweight, stride, padding, dilation, groups)
+    """See ``kernels.cpu.conv_backward_weight_direct``; a parallel reduction, one block per weight.
+
+    Each weight sums N * OH * OW products (43264 for MNIST's first layer, batch 64) and there are
+    few weights (288 there): one thread per weight would leave most of the GPU idle and run long
+    serial sums.  A block per weight, with its threads striding over the positions, reads memory
+    coalesced (neighbouring threads, neighbouring ``ow``) and needs no atomics or second pass; the
+    sum's order is fixed, so the result is the same from run to run."""
+    positions = grad_out.shape[0] * grad_out.shape[2] * grad_out.shape[3]
+    _launch(_conv_backward_weight_direct, dweight.size, reduction_threads(positions),
+            grad_out, x, dweight, stride, padding, dilation, groups)

@@ -25,6 +25,7 @@ def run_demo(args):
 def run_train(args):
     """Run ``python -m minidl train``; bad input ends with one line on stderr and exit code 1
     (2 for options that do not fit together), never a traceback."""
+    from minidl.backend import DeviceError
     from minidl.data import DataError
     from minidl.serialization import SerializationError
     from minidl.train.command import TrainingFailed, train_and_report
@@ -36,7 +37,7 @@ def run_train(args):
     options = {name: value for name, value in vars(args).items() if name not in ("run", "quiet")}
     try:
         train_and_report(**options, verbose=not args.quiet)
-    except (DataError, SerializationError, TrainingFailed, OSError) as err:
+    except (DataError, DeviceError, SerializationError, TrainingFailed, OSError) as err:
         print("error: " + " ".join(str(err).split()), file=sys.stderr)
         return 1
     return 0
@@ -92,6 +93,7 @@ def add_train_command(commands):
         help="stop after P epochs without a better validation loss")
     add("--seed", type=non_negative_int, default=0, metavar="S", help="seeds the initial weights and batch order")
     add("--out", default="minidl-train", metavar="DIR", help="where the curves, confusion matrix and checkpoint go")
+    add("--device", default="cpu", metavar="D", help="where the model trains: cpu or cuda (CuPy on a GPU)")
     add("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=run_train)
 

@@ -97,7 +97,7 @@ class Function:
         Positional arguments are Tensors (the differentiable inputs); keyword arguments are
         passed to ``forward`` unchanged (dims, sizes, flags).
         """
-        check_same_device(cls.__name__, inputs)
+        check_same_device(cls.__name__, inputs, options)
         if is_grad_enabled():
             versions.refresh_views(inputs)
         needs_grad = tuple(t.requires_grad for t in inputs)
@@ -115,7 +115,9 @@ class Function:
         return tensors[0] if single else tensors
 
 
-def check_same_device(op_name, tensors):
+def check_same_device(op_name, tensors, options=None):
+    """All ``tensors`` on one device, and the arrays among the keyword ``options`` (masks,
+    indices: an array, or arrays in a tuple or list) on that device too."""
     devices = {t.device for t in tensors}
     if len(devices) > 1:
         shapes = ", ".join(f"{tuple(t.shape)} on {t.device}" for t in tensors)
@@ -123,6 +125,25 @@ def check_same_device(op_name, tensors):
             f"{op_name}: expected all tensors on the same device, got {shapes}; "
             "move them with .to(device) first"
         )
+    if not (devices and options):
+        return
+    (device,) = devices
+    for name, value in options.items():
+        for array in _arrays_in(value):
+            if backend.device_of(array) != device:
+                raise backend.DeviceError(
+                    f"{op_name}: expected the array option {name}= on {device} like the input tensors, "
+                    f"got an array of shape {array.shape} on {backend.device_of(array)}; move it to {device} first"
+                )
+
+
+def _arrays_in(value):
+    """The arrays in an option: the value itself, or those in a tuple or list (an index)."""
+    if backend.is_array(value):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _arrays_in(item)
 
 
 class Node:

@@ -8,13 +8,20 @@ It also keeps the two pieces of global state a user may change: the default floa
 (``set_default_dtype`` / ``default_dtype``) and the random generator (``manual_seed``).
 """
 import contextlib
+import os
 
 import numpy as np
 
 DEVICES = ("cpu", "cuda")
 
+# MINIDL_FAKE_CUDA=1: device "cuda" is backed by ``minidl.fake_cupy``, a NumPy-based CuPy
+# stand-in for tests on machines without a GPU (read once, here)
+FAKE_CUDA = os.environ.get("MINIDL_FAKE_CUDA") == "1"
+# the modules whose array types live on a device
+_DEVICE_ARRAY_MODULES = ("cupy", "minidl.fake_cupy") if FAKE_CUDA else ("cupy",)
+
 _cupy = None
-_cupy_usable = None
+_cupy_unusable_reason = None  # None: not checked yet; "": usable; else why not
 
 
 class DeviceError(ValueError):
@@ -22,11 +29,15 @@ class DeviceError(ValueError):
 
 
 def _import_cupy():
-    """Return the cupy module, or None when it is not installed."""
+    """Return the cupy module (or its stand-in under MINIDL_FAKE_CUDA=1), or None when it is
+    not installed."""
     global _cupy
     if _cupy is None:
         try:
-            import cupy
+            if FAKE_CUDA:
+                from minidl import fake_cupy as cupy
+            else:
+                import cupy
         except ImportError:
             _cupy = False
         else:
@@ -34,21 +45,30 @@ def _import_cupy():
     return _cupy or None
 
 
-def cupy_usable():
-    """True when CuPy is installed *and* a kernel really runs on a device.
-
-    Importing cupy succeeds on machines without a GPU, so we launch a tiny kernel and
-    synchronize; any failure means "no usable device".  The answer is cached.
-    """
-    global _cupy_usable
-    if _cupy_usable is None:
-        cupy = _import_cupy()
+def cupy_unusable_reason():
+    """Why device "cuda" cannot be used ("" when it can): CuPy missing, or the error raised by
+    a tiny kernel launch (importing cupy succeeds on machines without a GPU, so we launch one
+    and synchronize).  The answer is cached."""
+    global _cupy_unusable_reason
+    if _cupy_unusable_reason is None:
         try:
-            _cupy_usable = bool(cupy is not None and int(cupy.arange(3).sum()) == 3)
+            cupy = _import_cupy()
+            if cupy is None:
+                import cupy  # noqa: F401  (fails again, with the ImportError that says why)
+            if int(cupy.arange(3).sum()) != 3:
+                raise RuntimeError("a test kernel (arange(3).sum()) gave a wrong result")
             cupy.cuda.Device().synchronize()
-        except Exception:  # any CUDA/driver error means the device is not usable
-            _cupy_usable = False
-    return _cupy_usable
+        except Exception as error:  # any import/CUDA/driver error means the device is not usable
+            _cupy_unusable_reason = f"{type(error).__name__}: {error}"
+        else:
+            _cupy_unusable_reason = ""
+    return _cupy_unusable_reason
+
+
+def cupy_usable():
+    """True when CuPy is installed *and* a kernel really runs on a device (see
+    ``cupy_unusable_reason``)."""
+    return cupy_unusable_reason() == ""
 
 
 def is_array(value):
@@ -57,7 +77,8 @@ def is_array(value):
 
 
 def is_cupy_array(array):
-    return type(array).__module__.startswith("cupy")
+    """True for a CuPy array (or, under MINIDL_FAKE_CUDA=1, a stand-in device array)."""
+    return type(array).__module__.startswith(_DEVICE_ARRAY_MODULES)
 
 
 def get_array_module(array):
@@ -71,13 +92,25 @@ def device_of(array):
 
 
 def check_device(device):
-    """Normalise a device (``"cpu"``, ``"cuda"``, ``"cuda:0"`` or an ``md.device``, read by its
-    ``str()``) to ``"cpu"`` or ``"cuda"``."""
-    name = str(device).split(":")[0]
-    if name not in DEVICES:
-        raise DeviceError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+    """Normalise a device (``"cpu"``, ``"cuda"``, ``"cuda:N"`` or an ``md.device``, read by its
+    ``str()``) to ``"cpu"`` or ``"cuda"``.
+
+    minidl computes on CuPy's current device, so ``"cuda:N"`` is accepted only for the current
+    device's N (select another GPU with ``cupy.cuda.Device(N).use()``), never silently ignored.
+    """
+    name, _, index = str(device).partition(":")
+    if name not in DEVICES or (index and not index.isdigit()):
+        raise DeviceError(f"unknown device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
     if name == "cuda" and not cupy_usable():
-        raise DeviceError("device 'cuda' requested but CuPy is not installed or no GPU is usable")
+        reason = cupy_unusable_reason()
+        raise DeviceError(f"device 'cuda' requested but CuPy is not installed or no GPU is usable: {reason}")
+    if name == "cuda" and index:
+        current = _import_cupy().cuda.Device().id
+        if int(index) != current:
+            raise DeviceError(
+                f"device {str(device)!r}: minidl computes on the current CUDA device (cuda:{current}); "
+                f"select GPU {index} first with cupy.cuda.Device({index}).use()"
+            )
     return name
 
 
@@ -109,23 +142,27 @@ def to_device(array, device):
 
 def scatter_add(target, index, values):
     """``target[index] += values`` where repeated indices accumulate (in place)."""
-    if is_cupy_array(target):
-        import cupyx
-
-        cupyx.scatter_add(target, index, values)
-    else:
-        np.add.at(target, index, values)
+    xp = get_array_module(target)
+    xp.add.at(target, index, values)
 
 
 def erf(array):
     """The error function, elementwise (SciPy on the CPU, CuPy's SciPy twin on the GPU)."""
     if is_cupy_array(array):
-        import cupyx.scipy.special
-
+        cupyx = _import_cupyx()
         return cupyx.scipy.special.erf(array)
     import scipy.special
 
     return scipy.special.erf(array)
+
+
+def _import_cupyx():
+    """The cupyx module with ``cupyx.scipy.special`` loaded (its stand-in under MINIDL_FAKE_CUDA=1)."""
+    if FAKE_CUDA:
+        from minidl.fake_cupy import cupyx
+    else:
+        import cupyx.scipy.special
+    return cupyx
 
 
 # ----------------------------------------------------------------------------- dtypes
@@ -187,6 +224,7 @@ def get_rng():
     """minidl's random generator: a ``numpy.random.Generator``.
 
     Random numbers are drawn on the CPU and then moved, so a seed gives the same numbers
-    on every device.
+    on every device; the exception is dropout's mask on a GPU, drawn there by a CuPy generator
+    seeded from this one (see ``ops/dropout.py``), so a seed repeats runs but not the CPU's masks.
     """
     return _rng

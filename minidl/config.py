@@ -1,5 +1,5 @@
-"""Switches a learner may flip to compare implementations: ``md.config.conv_algorithm = "direct"``
-or, for a block of code, ``with md.config.override(conv_algorithm="direct"): ...``.
+"""Switches a learner may flip to compare implementations or to debug: ``md.config.conv_algorithm =
+"direct"`` or, for a block of code, ``with md.config.override(conv_algorithm="direct"): ...``.
 
 Like grad mode, these settings belong to the thread that sets them (every new thread starts
 from the defaults), so two trainings in one process can compare algorithms side by side.
@@ -18,6 +18,7 @@ class _ThreadSettings(threading.local):
 
     def __init__(self):
         self.conv_algorithm = "im2col"
+        self.check_device_values = False
 
 
 class Config:
@@ -26,6 +27,13 @@ class Config:
     ``conv_algorithm``: ``"im2col"`` (unfold the windows into a matrix, then one BLAS/cuBLAS
     matrix product; the fast default) or ``"direct"`` (a loop over every output and tap; slower,
     kept to read and compare).
+
+    ``check_device_values``: also run the checks that read a tensor's values (class indices and
+    embedding indices in range, probabilities in [0, 1]) on CUDA tensors.  Reading a GPU value
+    makes the host wait for the device and copy the value over at every call, so on CUDA these
+    checks are off by default: an out-of-range index then gives a wrong result instead of an error
+    (PyTorch's CUDA kernels assert on the device instead).  Turn them on while debugging.  On the
+    CPU reading values costs no wait, so there they always run.
     """
 
     def __init__(self):
@@ -40,6 +48,16 @@ class Config:
         if name not in CONV_ALGORITHMS:
             raise ValueError(f"config.conv_algorithm must be one of {CONV_ALGORITHMS}, got {name!r}")
         self._settings.conv_algorithm = name
+
+    @property
+    def check_device_values(self):
+        return self._settings.check_device_values
+
+    @check_device_values.setter
+    def check_device_values(self, flag):
+        if not isinstance(flag, bool):
+            raise TypeError(f"config.check_device_values must be True or False, got {flag!r}")
+        self._settings.check_device_values = flag
 
     @contextlib.contextmanager
     def override(self, **settings):

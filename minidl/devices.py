@@ -15,7 +15,8 @@ class device:
     """A device: ``type`` ("cpu" or "cuda") and ``index`` (the GPU's number, or None).
 
     ``md.device("cuda:0")``, ``md.device("cuda", 0)`` and ``md.device("cpu")``; ``str()`` gives
-    the name back ("cuda:0").  minidl computes on the current GPU, whatever the index.
+    the name back ("cuda:0").  minidl computes on CuPy's current GPU;
+    an index naming another GPU is refused when used (select it with ``cupy.cuda.Device(N).use()``).
     """
 
     def __init__(self, type, index=None):

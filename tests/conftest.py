@@ -43,3 +43,18 @@ def repo_env():
 
     root = str(Path(__file__).resolve().parents[1])
     return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+
+
+FAKE_CUDA = os.environ.get("MINIDL_FAKE_CUDA") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """``fake_cuda`` tests need the CuPy stand-in, which minidl picks at import: outside their own
+    process (tests/test_fake_cuda_process.py) they are skipped, with the reason shown."""
+    if FAKE_CUDA:
+        return
+    skip = pytest.mark.skip(reason="needs MINIDL_FAKE_CUDA=1: runs in tests/test_fake_cuda_process.py")
+    for item in items:
+        if "fake_cuda" in item.keywords:
+            item.add_marker(skip)
+

@@ -1,7 +1,10 @@
 """The same ops on a CUDA device (CuPy arrays) give what they give on the CPU.
 
-Skipped, with the reason shown, on machines where CuPy is missing or no GPU is usable.
+Skipped, with the reason shown, on machines where CuPy is missing or no GPU is usable; they also
+run on the CuPy stand-in, in the process of tests/test_fake_cuda_process.py.
 """
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,16 +12,22 @@ from hypothesis import strategies as st
 
 import minidl as md
 from minidl.testing import assert_close
+from test_ops_on_device import tensors_made_on_the_device
 
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(not md.cupy_usable(), reason="CuPy is not installed or no CUDA device is usable"),
+    pytest.mark.skipif(
+        not md.cupy_usable(),
+        reason=f"no usable CUDA device ({md.backend.cupy_unusable_reason()}); the CuPy stand-in runs these "
+        "in tests/test_fake_cuda_process.py",
+    ),
 ]
 
 
 def _run(md_fn, inputs, device):
     tensors = [md.tensor(x, requires_grad=x.dtype.kind == "f", device=device) for x in inputs]
-    outputs = md_fn(*tensors)
+    with tensors_made_on_the_device() if device == "cuda" else contextlib.nullcontext():
+        outputs = md_fn(*tensors)
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)
     sum(o.sum() for o in outputs if o.requires_grad).backward()
     return [o.numpy() for o in outputs], [None if t.grad is None else t.grad.numpy() for t in tensors]

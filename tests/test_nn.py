@@ -598,6 +598,29 @@ def test_dropout2d_drops_what_torch_drops_and_warns_where_it_warns(torch, shape)
         md.functional.dropout2d(md.ones(5))
 
 
+def test_dropout_on_the_cpu_draws_its_mask_from_minidls_generator():
+    """The CPU mask is minidl's generator's ``random(mask_shape) >= p``: a seed gives the same
+    masks as before the device got its own generator (CUDA tensors draw there instead)."""
+    md.manual_seed(3)
+    out = md.functional.dropout(md.ones(4, 5, dtype="float64"), 0.25)
+    channels = md.functional.dropout2d(md.ones(2, 3, 2, 2, dtype="float64"), 0.5)
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(out.numpy(), (rng.random((4, 5)) >= 0.25) / 0.75)
+    kept_channels = (rng.random((2, 3, 1, 1)) >= 0.5) * 2.0
+    np.testing.assert_array_equal(channels.numpy(), np.broadcast_to(kept_channels, (2, 3, 2, 2)))
+
+
+def test_value_checks_run_on_the_cpu_whatever_check_device_values_says():
+    """``md.config.check_device_values`` only decides for CUDA tensors: reading CPU values is free."""
+    with md.config.override(check_device_values=False):
+        with pytest.raises(IndexError, match="cross_entropy: target 3 is out of bounds for 3 classes"):
+            md.functional.cross_entropy(md.zeros(2, 3), md.tensor([0, 3]))
+        with pytest.raises(IndexError, match="embedding: index 4 is out of range for 4 embeddings"):
+            md.functional.embedding(md.tensor([4]), md.zeros(4, 2))
+    with pytest.raises(TypeError, match="config.check_device_values must be True or False, got 'yes'"):
+        md.config.check_device_values = "yes"
+
+
 def test_dropout2d_gradient_is_the_channel_mask():
     md.manual_seed(1)
     x = md.tensor(np.random.default_rng(0).standard_normal((6, 8, 2, 2)), requires_grad=True)

@@ -312,8 +312,10 @@ class _RNNBase(Module):
             raise TypeError(f"{type(self).__name__}: hx must be one tensor h_0, got a {type(hx).__name__}")
         return (hx,)
 
-    def _valid_steps(self, lengths, seq_len, batch):
-        """(seq_len, batch) booleans: True where step t of sequence b is real (t < lengths[b])."""
+    def _valid_steps(self, lengths, seq_len, batch, device):
+        """(seq_len, batch) booleans on ``device``: True where step t of sequence b is real
+        (t < lengths[b]).  The lengths are checked on the host (as PyTorch, which wants them
+        there), and the mask goes to the device once per forward, not once per step."""
         name = type(self).__name__
         array = np.asarray(backend.to_device(lengths.array if isinstance(lengths, Tensor) else lengths, "cpu"))
         if array.shape != (batch,) or array.dtype.kind not in "iu":
@@ -323,7 +325,7 @@ class _RNNBase(Module):
             )
         if array.min() < 1 or array.max() > seq_len:
             raise ValueError(f"{name}: lengths must lie in [1, seq_len={seq_len}], got {array.tolist()}")
-        return np.arange(seq_len)[:, None] < array[None, :]
+        return backend.to_device(np.arange(seq_len)[:, None] < array[None, :], device)
 
     # -------------------------------------------------------------- running
     def forward(self, input, hx=None, lengths=None):
@@ -331,7 +333,7 @@ class _RNNBase(Module):
         x = F.transpose(input, 0, 1) if self.batch_first else input
         seq_len, batch = x.shape[:2]
         initial = self._initial_states(hx, batch, x)
-        valid = None if lengths is None else self._valid_steps(lengths, seq_len, batch)
+        valid = None if lengths is None else self._valid_steps(lengths, seq_len, batch, x.device)
         finals = []
         for layer in range(self.num_layers):
             outputs = []
@@ -344,7 +346,7 @@ class _RNNBase(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout)
         if valid is not None:
-            x = x * Tensor(backend.to_device(valid[:, :, None].astype(x.dtype), x.device))
+            x = x * Tensor(valid[:, :, None].astype(x.dtype))
         output = F.transpose(x, 0, 1) if self.batch_first else x
         final_states = tuple(R.stack_steps([f[k] for f in finals]) for k in range(len(self.state_names)))
         return output, final_states if len(final_states) > 1 else final_states[0]

@@ -6,7 +6,8 @@
 
 ``clip_grad_norm_`` rescales all gradients together so that their total norm is at most max_norm
 (the direction of the step is kept); ``clip_grad_value_`` clamps each element to [-c, c].
-Parameters whose ``.grad`` is None are ignored.
+Parameters whose ``.grad`` is None are ignored.  On a GPU neither reads a value back to the host
+(which would wait for the device), unless ``error_if_nonfinite=True`` asks to look at the norm.
 """
 import math
 
@@ -57,9 +58,11 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
 
 
 def clip_grads_with_norm_(parameters, max_norm, total_norm):
-    """Scale every gradient, in place, by min(1, max_norm / (total_norm + 1e-6))."""
+    """Scale every gradient, in place, by min(1, max_norm / (total_norm + 1e-6)) (computed on the
+    norm's device: Python's ``min`` would read it to the host)."""
     total_norm = total_norm.array if isinstance(total_norm, Tensor) else total_norm
-    coefficient = min(max_norm / (total_norm + 1e-6), 1.0)  # in total_norm's dtype, as torch
+    xp = backend.get_array_module(total_norm)
+    coefficient = xp.minimum(max_norm / (total_norm + 1e-6), 1.0)  # in total_norm's dtype, as torch
     for g in _grads(parameters):
         g *= coefficient
 

@@ -5,7 +5,13 @@ Gradients may come back in the broadcast shape; the engine sums them to each inp
 """
 from minidl import backend
 from minidl.autograd import Function
-from minidl.ops.common import as_floating_tensor, elementwise_operands, promote_operands
+from minidl.ops.common import (
+    as_floating_tensor,
+    elementwise_operands,
+    float_errors_ignored,
+    option_array,
+    promote_operands,
+)
 from minidl.tensor import Tensor
 
 
@@ -88,17 +94,13 @@ class Pow(Function):
         a, b, out = ctx.saved
         xp = backend.get_array_module(a)
         grad_a = grad_b = None
-        with _masked_branch_warnings_off(xp):
+        # ``where`` evaluates both branches: silence the 0**-1 and log(0) warnings of the masked one
+        with float_errors_ignored(xp, divide="ignore", invalid="ignore"):
             if ctx.needs_input_grad[0]:
                 grad_a = xp.where(b == 0, 0, grad * b * a ** (b - 1))
             if ctx.needs_input_grad[1]:
                 grad_b = xp.where((a == 0) & (b >= 0), 0, grad * out * xp.log(a))
         return grad_a, grad_b
-
-
-def _masked_branch_warnings_off(xp):
-    """``where`` evaluates both branches: silence the 0**-1 and log(0) warnings of the masked one."""
-    return xp.errstate(divide="ignore", invalid="ignore")
 
 
 class Exp(Function):
@@ -361,11 +363,10 @@ def clamp(a, min=None, max=None):
 
 
 def where(condition, a, b):
-    """Elementwise choice: a where condition is true, else b."""
-    condition = condition.array if isinstance(condition, Tensor) else condition
+    """Elementwise choice: a where condition is true, else b (``condition`` on their device)."""
     a, b = elementwise_operands("where", a, b)
-    xp = a.xp
-    return Where.apply(a, b, condition=xp.asarray(condition, dtype=bool))
+    condition = option_array("where", "condition", condition, a)
+    return Where.apply(a, b, condition=condition.astype(bool, copy=False))
 
 
 def _compare(name, ufunc):

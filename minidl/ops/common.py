@@ -1,4 +1,6 @@
-"""Helpers shared by the op families: operand conversion, dtype promotion, dim checking."""
+"""Helpers shared by the op families: operand conversion, dtype promotion, dim checking, and the
+few places where NumPy and CuPy differ (floating-point warnings, reading values on the device)."""
+import contextlib
 import functools
 import inspect
 import numbers
@@ -6,6 +8,7 @@ import numbers
 import numpy as np
 
 from minidl import backend
+from minidl.config import config
 from minidl.tensor import Tensor
 
 
@@ -57,11 +60,21 @@ def check_operand(op, value):
 
 
 def to_tensor(value, dtype, device):
-    """``value`` as a Tensor of ``dtype`` on ``device``; a Tensor of another dtype is cast
-    differentiably, so its gradient comes back in its own dtype."""
+    """``value`` (a Tensor or a number) as a Tensor of ``dtype`` on ``device``; a Tensor of another
+    dtype is cast differentiably, so its gradient comes back in its own dtype."""
     if isinstance(value, Tensor):
         return value if value.dtype == dtype else value.to(dtype)
-    return Tensor(backend.to_device(np.asarray(value, dtype=dtype), device))
+    return Tensor(_scalar_array(value, dtype, device))
+
+
+def _scalar_array(number, dtype, device):
+    """A number as a 0-d array of ``dtype`` on ``device``.  On the GPU a fill kernel writes it there
+    (the number travels as a kernel argument): building the array on the host and copying it over
+    would cost one host->device copy for every ``x * 2``."""
+    host = np.asarray(number, dtype=dtype)  # refuses a number the dtype cannot hold (300 as uint8)
+    if device == "cpu":
+        return host
+    return backend.array_module_for(device).full((), number, dtype=dtype)
 
 
 def promote_operands(op, *values):
@@ -88,6 +101,35 @@ def elementwise_operands(op, *values):
         shapes = " and ".join(str(t.shape) for t in tensors)
         raise ValueError(f"{op}: shapes {shapes} do not broadcast (sizes must match or be 1)") from None
     return tensors
+
+
+def option_array(op, name, value, like):
+    """An array option of ``op`` (a class weight, a condition, indices) as an array on the device of
+    the tensor ``like``.  A Tensor or array must already be there, as the op's inputs must
+    (``Function.apply`` checks only those); a list or number is copied there."""
+    array = value.array if isinstance(value, Tensor) else value
+    if not backend.is_array(array):
+        return like.xp.asarray(array)
+    if backend.device_of(array) != like.device:
+        raise backend.DeviceError(
+            f"{op}: expected {name} on {like.device}, the device of the other tensors, got it on "
+            f"{backend.device_of(array)}; move it with .to({like.device!r}) first"
+        )
+    return array
+
+
+def float_errors_ignored(xp, **errors):
+    """``with float_errors_ignored(xp, divide="ignore"):`` silences NumPy's warnings for the
+    floating-point errors an op expects and handles (log(0) = -inf, the masked branch of a
+    ``where``).  CuPy has no ``errstate`` and never warns, so for CuPy arrays this does nothing."""
+    return np.errstate(**errors) if xp is np else contextlib.nullcontext()
+
+
+def checks_values(array):
+    """Whether to run a check that reads the values of ``array`` (an index in range, a probability
+    in [0, 1]): always for NumPy arrays; for CuPy arrays only with ``md.config.check_device_values``,
+    since reading a GPU value waits for the device and copies it to the host."""
+    return not backend.is_cupy_array(array) or config.check_device_values
 
 
 def floating(x):

@@ -13,13 +13,31 @@ def _check_probability(op, p):
         raise ValueError(f"{op}: probability has to be between 0 and 1, got {p}")
 
 
+_device_generator = (None, None)  # (the minidl generator it was seeded from, the CuPy generator)
+
+
+def _generator(x):
+    """The random generator for the mask of ``x``: minidl's own (``md.manual_seed``) on the CPU.
+    On CUDA, a CuPy generator that draws on the device, so no mask is copied there at every
+    forward; it is seeded from minidl's generator and made anew after each ``md.manual_seed``
+    (which replaces that generator), so a seed still makes runs repeatable on the device."""
+    global _device_generator
+    host = backend.get_rng()
+    if x.device == "cpu":
+        return host
+    seeded_from, generator = _device_generator
+    if seeded_from is not host:
+        generator = x.xp.random.default_rng(int(host.integers(2**63)))
+        _device_generator = (host, generator)
+    return generator
+
+
 def _dropped(x, p, mask_shape):
-    """x * mask / (1 - p), mask ~ Bernoulli(1 - p) of ``mask_shape`` (broadcast over x) from
-    minidl's generator; the gradient flows through the same mask."""
-    keep = backend.get_rng().random(mask_shape) >= p
+    """x * mask / (1 - p), mask ~ Bernoulli(1 - p) of ``mask_shape`` (broadcast over x), drawn on
+    x's device; the gradient flows through the same mask."""
+    keep = _generator(x).random(mask_shape) >= p
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
-    mask = backend.to_device((keep * scale).astype(x.dtype), x.device)
-    return mul(x, Tensor(mask))
+    return mul(x, Tensor((keep * scale).astype(x.dtype)))
 
 
 def _drop(op, x, p, mask_shape, inplace):

@@ -1,8 +1,15 @@
-"""Embedding lookup: rows of a weight matrix picked by integer indices; one-hot encoding."""
+"""Embedding lookup: rows of a weight matrix picked by integer indices; one-hot encoding.
+
+Checking that indices are in range reads them, which on a GPU waits for the device and copies to
+the host at every call; on CUDA these checks run only with ``md.config.check_device_values`` (as
+PyTorch, whose CUDA kernels assert on the device instead).  Unchecked, CuPy wraps an out-of-range
+index around, so turn the checks on while debugging.
+"""
 import numpy as np
 
 from minidl import backend
 from minidl.autograd import Function
+from minidl.ops.common import checks_values, option_array
 from minidl.tensor import Tensor
 
 
@@ -30,13 +37,13 @@ class Embedding(Function):
 def embedding(input, weight, padding_idx=None):
     """Look up rows of ``weight`` (num_embeddings, embedding_dim) for the integer ``input``;
     the output has shape input.shape + (embedding_dim,)."""
-    index = input.array if isinstance(input, Tensor) else weight.xp.asarray(input)
+    index = option_array("embedding", "input", input, weight)
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {weight.shape}")
     count = weight.shape[0]
-    if index.size and (int(index.min()) < 0 or int(index.max()) >= count):
+    if index.size and checks_values(index) and (int(index.min()) < 0 or int(index.max()) >= count):
         bad = int(index.min()) if int(index.min()) < 0 else int(index.max())
         raise IndexError(f"embedding: index {bad} is out of range for {count} embeddings")
     if padding_idx is not None and padding_idx < 0:
@@ -52,13 +59,14 @@ def one_hot(tensor, num_classes=-1):
         got = f"dtype {tensor.dtype}" if isinstance(tensor, Tensor) else type(tensor).__name__
         raise TypeError(f"one_hot: expects an int64 tensor of class indices, got {got}")
     index = tensor.array
-    if index.size and int(index.min()) < 0:
+    checked = index.size and checks_values(index)
+    if checked and int(index.min()) < 0:
         raise ValueError(f"one_hot: class values must be non-negative, got {int(index.min())}")
-    if num_classes == -1:
+    if num_classes == -1:  # reads the values, on every device
         if not index.size:
             raise ValueError("one_hot: cannot infer the number of classes from an empty tensor; pass num_classes")
         num_classes = int(index.max()) + 1
-    if index.size and int(index.max()) >= num_classes:
+    if checked and int(index.max()) >= num_classes:
         raise ValueError(
             f"one_hot: class values must be smaller than num_classes={num_classes}, got {int(index.max())}"
         )

@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from minidl.ops.arithmetic import Where
-from minidl.ops.common import normalize_dim
+from minidl.ops.common import normalize_dim, to_tensor
 from minidl.ops.shape import GetItem, reshape
 from minidl.tensor import Tensor
 
@@ -94,7 +94,7 @@ def masked_fill(input, mask, value):
             )
         value = value if value.dtype == input.dtype else value.to(input.dtype)
     elif isinstance(value, numbers.Real):
-        value = Tensor(np.asarray(value).astype(input.dtype), device=input.device)
+        value = to_tensor(value, input.dtype, input.device)  # made on the device, no host copy
     else:
         raise TypeError(f"masked_fill: value must be a number or a 0-d tensor, got {type(value).__name__}")
     try:

@@ -7,7 +7,7 @@ import numbers
 from minidl import backend
 from minidl.autograd import Function, sum_to_shape
 from minidl.ops.arithmetic import clamp, div
-from minidl.ops.common import as_floating_tensor, normalize_dims, promote_operands, restore_reduced
+from minidl.ops.common import as_floating_tensor, float_errors_ignored, normalize_dims, promote_operands, restore_reduced
 from minidl.parallel import product
 from minidl.tensor import Tensor
 
@@ -171,7 +171,7 @@ class VectorNorm(Function):
         if math.isinf(ctx.p):
             at_norm = xp.abs(a) == out
             return xp.sign(a) * at_norm * grad / at_norm.sum(axis=ctx.axes, keepdims=True)
-        with xp.errstate(divide="ignore", invalid="ignore"):  # the masked 0^(p-1) and g / 0
+        with float_errors_ignored(xp, divide="ignore", invalid="ignore"):  # the masked 0^(p-1) and g / 0
             scaled = xp.where(a == 0, 0, xp.sign(a) * xp.abs(a) ** (ctx.p - 1))
             scale = xp.where(out == 0, 0, grad / out ** (ctx.p - 1))
         return scaled * scale

@@ -1,12 +1,22 @@
 """Losses with PyTorch's arguments and ``reduction`` ('mean', 'sum', 'none').
 
 cross_entropy = nll_loss(log_softmax(x)); the others are single Functions or short compositions.
+
+The checks that read values (class indices in range, probabilities in [0, 1]) would make every
+call on a GPU wait for the device, so on CUDA they run only with ``md.config.check_device_values``
+(see ``checks_values``); class weights and ``pos_weight`` must be on the input's device.
 """
 from minidl import backend
 from minidl.autograd import Function
 from minidl.ops.activation import log_softmax
 from minidl.ops.arithmetic import abs, mul
-from minidl.ops.common import as_floating_tensor, promote_operands
+from minidl.ops.common import (
+    as_floating_tensor,
+    checks_values,
+    float_errors_ignored,
+    option_array,
+    promote_operands,
+)
 from minidl.ops.reduction import mean, sum
 from minidl.ops.shape import squeeze, unsqueeze
 from minidl.tensor import Tensor
@@ -76,6 +86,8 @@ def _check_class_target(op, x, target, ignore_index):
     expected = x.shape[:1] + x.shape[2:]
     if target.shape != expected:
         raise ValueError(f"{op}: for input of shape {x.shape} the target must have shape {expected}, got {target.shape}")
+    if not checks_values(target.array):
+        return
     bad = (target.array != ignore_index) & ((target.array < 0) | (target.array >= x.shape[1]))
     if bad.any():
         value = int(target.array[bad].reshape(-1)[0])
@@ -87,7 +99,7 @@ def _class_weight(op, weight, x):
     xp = x.xp
     if weight is None:
         return xp.ones((1, x.shape[1]) + (1,) * (x.ndim - 2), dtype=x.dtype)
-    w = weight.array if isinstance(weight, Tensor) else xp.asarray(weight)
+    w = option_array(op, "weight", weight, x)
     if w.shape != (x.shape[1],):
         raise ValueError(f"{op}: weight must have shape ({x.shape[1]},) (one per class), got {w.shape}")
     return w.astype(x.dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
@@ -186,7 +198,7 @@ class BinaryCrossEntropy(Function):
     @staticmethod
     def forward(ctx, x, t):
         xp = backend.get_array_module(x)
-        with xp.errstate(divide="ignore"):
+        with float_errors_ignored(xp, divide="ignore"):
             log_x = xp.maximum(xp.log(x), -100)
             log_1mx = xp.maximum(xp.log1p(-x), -100)
         ctx.save_for_backward(x, t, log_x, log_1mx)
@@ -212,7 +224,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1]."""
     _check_reduction("binary_cross_entropy", reduction)
     x, t = _same_shape("binary_cross_entropy", input, target)
-    if ((x.array < 0) | (x.array > 1)).any():
+    if checks_values(x.array) and ((x.array < 0) | (x.array > 1)).any():
         raise ValueError(
             f"binary_cross_entropy: input values must be between 0 and 1 (probabilities), got "
             f"min {float(x.array.min())} and max {float(x.array.max())}; use binary_cross_entropy_with_logits for logits"
@@ -253,7 +265,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     x, t = _same_shape("binary_cross_entropy_with_logits", input, target)
     if pos_weight is not None:
-        pos_weight = pos_weight.array if isinstance(pos_weight, Tensor) else x.xp.asarray(pos_weight)
+        pos_weight = option_array("binary_cross_entropy_with_logits", "pos_weight", pos_weight, x)
         pos_weight = pos_weight.astype(x.dtype)
     losses = BCEWithLogits.apply(x, t, pos_weight=pos_weight)
     return _reduce(_apply_weight("binary_cross_entropy_with_logits", losses, weight), reduction)
@@ -270,7 +282,7 @@ class KLDiv(Function):
         ctx.log_target = log_target
         if log_target:
             return xp.exp(t) * (t - x)
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with float_errors_ignored(xp, divide="ignore", invalid="ignore"):
             return xp.where(t > 0, t * (xp.log(t) - x), 0 * x)
 
     @staticmethod
@@ -282,7 +294,7 @@ class KLDiv(Function):
             return -grad * p, (grad * p * (t - x + 1) if ctx.needs_input_grad[1] else None)
         grad_t = None
         if ctx.needs_input_grad[1]:
-            with xp.errstate(divide="ignore"):
+            with float_errors_ignored(xp, divide="ignore"):
                 grad_t = grad * (xp.log(t) + 1 - x)
         return -grad * t, grad_t
 

@@ -63,9 +63,9 @@ class Overwrite(Function):
 
 def value_like(op, a, value):
     """``value`` (a Tensor, array or number) as a Tensor of ``a``'s dtype on ``a``'s device;
-    a Tensor is cast differentiably."""
+    a Tensor is cast and moved differentiably."""
     if isinstance(value, Tensor):
-        return value if value.dtype == a.dtype else value.to(a.dtype)
+        return value.to(a.dtype).to(a.device)
     try:
         return Tensor(as_array(value, dtype=a.dtype, device=a.device))
     except (TypeError, ValueError) as error:

@@ -46,6 +46,7 @@ class Pad(Function):
         ctx.shape, ctx.sources = a.shape, sources
         out = a
         for axis, positions in sources:
+            positions = np.asarray(positions, dtype=np.intp)
             inside = positions >= 0
             picked = xp.take(out, xp.asarray(positions[inside]), axis=axis)
             if inside.all():
@@ -61,6 +62,7 @@ class Pad(Function):
     def backward(ctx, grad):
         xp = backend.get_array_module(grad)
         for axis, positions in reversed(ctx.sources):
+            positions = np.asarray(positions, dtype=np.intp)
             inside = positions >= 0
             shape = list(grad.shape)
             shape[axis] = ctx.shape[axis]
@@ -141,5 +143,6 @@ def pad(input, pad, mode="constant", value=None):
         left, right, size = pad[2 * k], pad[2 * k + 1], input.shape[axis]
         _check_sizes(input, mode, axis, size, left, right)
         if (left, right) != (0, 0):
-            sources.append((axis, source_positions(mode, size, left, right)))
+            # host geometry, like a convolution's: plain ints, read on the host, never device values
+            sources.append((axis, tuple(source_positions(mode, size, left, right).tolist())))
     return Pad.apply(input, sources=tuple(sources), value=0 if value is None else value)

@@ -17,16 +17,42 @@ def pair(op, name, value, minimum):
     return tuple(int(v) for v in values)
 
 
+SIMULATED_SIZE_LIMIT = 1024  # elements; Numba's CUDA simulator runs each GPU thread as a Python thread
+
+
 def kernel_module(array):
     """The Numba kernels for ``array``: ``kernels.cuda`` for CuPy arrays, ``kernels.cpu`` otherwise
-    (imported on first use, so ``import minidl`` does not load Numba)."""
+    (imported on first use, so ``import minidl`` does not load Numba); ``StandInKernels`` for the
+    arrays of the CuPy stand-in (``MINIDL_FAKE_CUDA=1``)."""
     if backend.is_cupy_array(array):
+        if backend.FAKE_CUDA:
+            return StandInKernels()
         from kernels import cuda
 
         return cuda
     from kernels import cpu
 
     return cpu
+
+
+class StandInKernels:
+    """The kernels for the CuPy stand-in's arrays, run on the NumPy arrays behind them (written in
+    place, as on a device): ``kernels.cuda`` under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)
+    where no array has more than ``SIMULATED_SIZE_LIMIT`` elements, else ``kernels.cpu``, which
+    takes the same arguments."""
+
+    def __getattr__(self, name):
+        from numba import config
+
+        from kernels import cpu, cuda
+        from minidl.fake_cupy.device_array import host_array
+
+        def launch(*args):
+            args = [host_array(a) for a in args]
+            simulated = config.ENABLE_CUDASIM and all(getattr(a, "size", 0) <= SIMULATED_SIZE_LIMIT for a in args)
+            return getattr(cuda if simulated else cpu, name)(*args)
+
+        return launch
 
 
 def image_input(op, input):

@@ -203,6 +203,9 @@ class Optimizer:
         On leaving the block, new arrays are wrapped in Tensors and the step count is stored back;
         a parameter gets an entry in ``self.state`` only once it has some state, as in PyTorch."""
         tensors = self.state.get(p, {})
+        for key, value in tensors.items():  # state loaded before model.to(device) follows p there
+            if key != "step" and value.device != p.device:
+                tensors[key] = value.to(p.device)
         state = {key: int(value.item()) if key == "step" else value.array for key, value in tensors.items()}
         yield state
         for key, value in state.items():

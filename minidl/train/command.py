@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import minidl as md
-from minidl import models
+from minidl import backend, models
 from minidl.data import DataLoader, Standardizer, TensorDataset, load_digits, load_mnist, train_test_split
 from minidl.train.callbacks import EarlyStopping, ModelCheckpoint, TerminateOnNaN
 from minidl.train.loop import fit, predict
@@ -70,13 +70,14 @@ def format_confusion(matrix):
 
 
 def train_and_report(dataset="digits", data_dir=None, model="cnn", optimizer="adam", lr=None, batch_size=None,
-                     epochs=None, patience=3, seed=0, out="minidl-train", verbose=True, log=print):
+                     epochs=None, patience=3, seed=0, out="minidl-train", verbose=True, log=print, device="cpu"):
     """Train and report as described in the module docstring; writes ``curves.png``,
     ``confusion.png`` and the best checkpoint ``best.npz`` into ``out``.  Returns a dict with
     ``test_accuracy``, ``confusion`` and ``history``.  Raises ``TrainingFailed`` when the loss
-    becomes NaN."""
+    becomes NaN.  ``device``: where the model trains ("cpu" or "cuda"); the batches follow it."""
     from minidl import viz  # matplotlib: loaded only when a job runs
 
+    device = backend.check_device(device)  # an unusable GPU is reported before any work
     epochs = epochs or DATASET_DEFAULTS[dataset]["epochs"]
     batch_size = batch_size or DATASET_DEFAULTS[dataset]["batch_size"]
     optimizer_class, default_lr = OPTIMIZERS[optimizer]
@@ -89,7 +90,7 @@ def train_and_report(dataset="digits", data_dir=None, model="cnn", optimizer="ad
     log(f"{dataset}: {len(x_train)} training, {len(x_val)} validation, {len(x_test)} test images {x_train.shape[1:]}")
 
     md.manual_seed(seed)
-    net = build_model(model, x_train.shape[1:])
+    net = build_model(model, x_train.shape[1:]).to(device)
     opt = getattr(md.optim, optimizer_class)(net.parameters(), lr=lr or default_lr)
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size, shuffle=True, seed=seed)
     val_loader = DataLoader(TensorDataset(x_val, y_val), 1000)

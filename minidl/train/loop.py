@@ -12,6 +12,9 @@ One epoch of training is the five lines of tutorial 03, batch after batch:
 validation data after each epoch, records them in a ``History`` and gives callbacks (early
 stopping, checkpoints, schedules, logging) their turn.  Data is any iterable of batches
 ``(inputs, targets)``, such as an ``md.data.DataLoader``, iterated once per epoch.
+
+Devices: each batch is moved to the model's device (or ``device=``) once per step; the targets'
+host copy, which the loader already has, is kept for the metrics, so no extra copy comes back.
 """
 import time
 
@@ -66,13 +69,20 @@ def as_predictions(outputs, targets):
     return outputs
 
 
-def run_epoch(model, loss_fn, batches, optimizer=None, after_batch=None):
-    """Run the model once over ``batches`` and return an ``EpochResult``; with an ``optimizer``,
-    take a step after each batch.  ``after_batch(index, loss)`` is called after each batch (index
-    from 1) and returns True to stop early."""
+def model_device(model):
+    """The device of the model's first parameter ("cpu" for a model without parameters)."""
+    return next((p.device for p in model.parameters()), "cpu")
+
+
+def run_epoch(model, loss_fn, batches, optimizer=None, after_batch=None, device="cpu"):
+    """Run the model once over ``batches`` on ``device`` and return an ``EpochResult``; with an
+    ``optimizer``, take a step after each batch.  ``after_batch(index, loss)`` is called after each
+    batch (index from 1) and returns True to stop early."""
     loss_sum, count, targets, predictions = 0.0, 0, [], []
     for index, batch in enumerate(batches, 1):
         inputs, target = _inputs_and_targets(batch)
+        host_target = target.numpy() if target.device == "cpu" else None
+        inputs, target = inputs.to(device), target.to(device)
         outputs = model(inputs)
         loss = loss_fn(outputs, target)
         if optimizer is not None:
@@ -82,7 +92,7 @@ def run_epoch(model, loss_fn, batches, optimizer=None, after_batch=None):
         size, value = len(target), loss.item()
         loss_sum += value * size
         count += size
-        targets.append(target.numpy())
+        targets.append(target.numpy() if host_target is None else host_target)
         predictions.append(as_predictions(outputs.detach().numpy(), targets[-1]))
         if after_batch is not None and after_batch(index, value):
             break
@@ -98,7 +108,7 @@ def _inputs_and_targets(batch):
 
 
 def fit(model, loss_fn, optimizer, train_data, epochs=1, val_data=None, callbacks=(), metrics=(), scheduler=None,
-        verbose=True):
+        verbose=True, device=None):
     """Train ``model`` for up to ``epochs`` passes over ``train_data``; returns a ``History``.
 
     - ``loss_fn(outputs, targets)``: e.g. ``md.nn.CrossEntropyLoss()``.
@@ -110,6 +120,7 @@ def fit(model, loss_fn, optimizer, train_data, epochs=1, val_data=None, callback
     - ``scheduler``: an ``md.optim.lr_scheduler`` object, stepped after each epoch (the same as
       passing ``LearningRateScheduler(scheduler)``).
     - ``verbose``: a progress bar per epoch on stderr; ``False`` for silence.
+    - ``device``: where the batches go (default: the model's device, see ``model_device``).
     """
     if epochs < 1:
         raise ValueError(f"fit: epochs must be at least 1, got {epochs}")
@@ -117,6 +128,7 @@ def fit(model, loss_fn, optimizer, train_data, epochs=1, val_data=None, callback
     callbacks = ([ProgressBar()] if verbose else []) + list(callbacks)
     if scheduler is not None:
         callbacks.append(LearningRateScheduler(scheduler))
+    device = model_device(model) if device is None else device
     history = History()
     steps = len(train_data) if hasattr(train_data, "__len__") else None
     state = TrainingState(model, optimizer, epochs, steps, history)
@@ -132,9 +144,9 @@ def fit(model, loss_fn, optimizer, train_data, epochs=1, val_data=None, callback
         _notify(callbacks, "on_epoch_begin", state)
         lr, start = optimizer.param_groups[0]["lr"], time.perf_counter()
         model.train()
-        logs = run_epoch(model, loss_fn, train_data, optimizer, after_batch).logs(scorers)
+        logs = run_epoch(model, loss_fn, train_data, optimizer, after_batch, device).logs(scorers)
         if val_data is not None:
-            logs.update(evaluate(model, loss_fn, val_data, metrics, prefix="val_"))
+            logs.update(evaluate(model, loss_fn, val_data, metrics, prefix="val_", device=device))
         state.logs = {**logs, "lr": lr, "time": time.perf_counter() - start}
         history.append(epoch, state.logs)
         _notify(callbacks, "on_epoch_end", state)
@@ -150,26 +162,30 @@ def _notify(callbacks, hook, state):
         getattr(callback, hook)(state)
 
 
-def evaluate(model, loss_fn, data, metrics=(), prefix=""):
+def evaluate(model, loss_fn, data, metrics=(), prefix="", device=None):
     """The mean loss and ``metrics`` of ``model`` over ``data`` (batches ``(inputs, targets)``),
     in eval mode (dropout off) and without gradients: ``{"loss": ..., "accuracy": ...}``, each
-    name after ``prefix``.  The model's train/eval mode is restored afterwards."""
+    name after ``prefix``.  Batches go to ``device`` (default: the model's).  The model's
+    train/eval mode is restored afterwards."""
     scorers = [get_metric(metric) for metric in metrics]
+    device = model_device(model) if device is None else device
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            return run_epoch(model, loss_fn, data).logs(scorers, prefix)
+            return run_epoch(model, loss_fn, data, device=device).logs(scorers, prefix)
     finally:
         model.train(was_training)
 
 
-def predict(model, data, batch_size=256):
+def predict(model, data, batch_size=256, device=None):
     """The model's outputs for ``data`` as one NumPy array, in eval mode and without gradients.
 
     ``data``: an array or Tensor of inputs (cut into batches of ``batch_size``), or an iterable
-    of batches (a DataLoader; of a batch that is a tuple, the first field is the input).
+    of batches (a DataLoader; of a batch that is a tuple, the first field is the input).  Batches
+    go to ``device`` (default: the model's).
     """
+    device = model_device(model) if device is None else device
     if isinstance(data, (np.ndarray, Tensor)):
         data = [data[start : start + batch_size] for start in range(0, len(data), batch_size)]
     was_training = model.training
@@ -179,7 +195,8 @@ def predict(model, data, batch_size=256):
         with no_grad():
             for batch in data:
                 inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
-                outputs.append(model(inputs if isinstance(inputs, Tensor) else Tensor(inputs)).numpy())
+                inputs = inputs if isinstance(inputs, Tensor) else Tensor(inputs)
+                outputs.append(model(inputs.to(device)).numpy())
     finally:
         model.train(was_training)
     return np.concatenate(outputs)
