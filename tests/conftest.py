@@ -49,9 +49,14 @@ FAKE_CUDA = os.environ.get("MINIDL_FAKE_CUDA") == "1"
 
 
 def pytest_collection_modifyitems(config, items):
-    """``fake_cuda`` tests need the CuPy stand-in, which minidl picks at import: outside their own
-    process (tests/test_fake_cuda_process.py) they are skipped, with the reason shown."""
-    if FAKE_CUDA:
+    """``fake_cuda`` tests need a "cuda" device: the CuPy stand-in, which minidl picks at import
+    (their own process, tests/test_fake_cuda_process.py), or a real GPU (the self-check,
+    benchmarks/gpu_selfcheck.py).  Elsewhere they are skipped, with the reason shown."""
+    if FAKE_CUDA or not any("fake_cuda" in item.keywords for item in items):
+        return
+    import minidl
+
+    if minidl.cupy_usable():
         return
     skip = pytest.mark.skip(reason="needs MINIDL_FAKE_CUDA=1: runs in tests/test_fake_cuda_process.py")
     for item in items:

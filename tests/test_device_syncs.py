@@ -1,4 +1,4 @@
-"""On the "cuda" device (the CuPy stand-in, MINIDL_FAKE_CUDA=1): ops run without NumPy-only
+"""On the "cuda" device (the CuPy stand-in, MINIDL_FAKE_CUDA=1, or a real GPU): ops run without NumPy-only
 names, and a training step does not copy between host and device or wait for the device behind
 the user's back.  ``count_transfers()`` counts host->device copies (``to_device``) and device->host
 copies or syncs (``to_host``)."""
@@ -10,14 +10,9 @@ import pytest
 import minidl as md
 import minidl.functional as F
 from minidl.backend import DeviceError
+from device_helpers import count_transfers
 
 pytestmark = pytest.mark.fake_cuda
-
-
-def _count_transfers():
-    from minidl.fake_cupy import count_transfers
-
-    return count_transfers()
 
 
 def _pair(data, requires_grad=True):
@@ -61,7 +56,7 @@ def test_ops_that_silence_numpy_warnings_run_on_cuda(loss):
 def test_a_python_scalar_operand_is_not_copied_to_the_device(data, scalar, dtype):
     """``x * 2.5`` used to build a host 0-d array and copy it over; PyTorch's dtype rules stay."""
     x_cpu, x_cuda = _pair(data, requires_grad=False)
-    with _count_transfers() as copies:
+    with count_transfers() as copies:
         products = x_cuda * scalar, scalar - x_cuda, x_cuda**scalar
     assert copies.to_device == 0
     for on_cuda, on_cpu in zip(products, (x_cpu * scalar, scalar - x_cpu, x_cpu**scalar)):
@@ -72,7 +67,7 @@ def test_a_python_scalar_operand_is_not_copied_to_the_device(data, scalar, dtype
 # ----------------------------------------------------------------------------- dropout
 def test_dropout_draws_its_mask_on_the_device():
     x, maps = md.ones(64, 8, device="cuda", requires_grad=True), md.ones(4, 6, 3, 3, device="cuda")
-    with _count_transfers() as copies:
+    with count_transfers() as copies:
         F.dropout(x, 0.5).sum().backward()
         F.dropout2d(maps, 0.5)
     assert copies.to_device == 0
@@ -99,7 +94,7 @@ def _lstm_with_lengths(seq_len, device):
     md.manual_seed(0)
     lstm = md.nn.LSTM(3, 4).to(device)
     x = md.randn(seq_len, 2, 3).to(device).requires_grad_()
-    with _count_transfers() as copies:
+    with count_transfers() as copies:
         output, (h, c) = lstm(x, lengths=[seq_len, 1])
         (output.sum() + h.sum() + c.sum()).backward()
     return [t.numpy() for t in (output, h, c, x.grad)], copies
@@ -139,7 +134,7 @@ def _class_batch():
 def test_losses_and_embedding_do_not_wait_for_the_device(loss):
     x, y = _class_batch()
     class_weights, targets = _cuda_ones(4), _cuda_ones(5, 4)
-    with _count_transfers() as copies:
+    with count_transfers() as copies:
         loss(x, y, class_weights, targets).backward()
     assert (copies.to_host, copies.to_device) == (0, 0)
 
@@ -185,7 +180,7 @@ def _parameters_with_gradients(scale=1.0):
 
 def test_clip_grad_norm_does_not_wait_for_the_device():
     params = _parameters_with_gradients(scale=3.0)
-    with _count_transfers() as copies:
+    with count_transfers() as copies:
         norm = md.nn.utils.clip_grad_norm_(params, max_norm=1.0)
     assert copies.to_host == 0 and norm.device == "cuda"
     assert math.isclose(norm.item(), 3.0 * math.sqrt(10), rel_tol=1e-6)

@@ -1,9 +1,10 @@
-"""Training on the "cuda" device (the CuPy stand-in, MINIDL_FAKE_CUDA=1): batches follow the model,
+"""Training on the "cuda" device (the CuPy stand-in, MINIDL_FAKE_CUDA=1, or a real GPU): batches follow the model,
 writes from the host land on the device, optimizer state follows the parameters."""
 import numpy as np
 import pytest
 
 import minidl as md
+from device_helpers import count_transfers
 from minidl.data import DataLoader, TensorDataset
 
 pytestmark = pytest.mark.fake_cuda
@@ -40,14 +41,12 @@ def test_fit_evaluate_and_predict_move_host_batches_to_the_models_device():
 
 
 def test_each_batch_goes_to_the_device_once_per_step():
-    from minidl import fake_cupy
-
     model = _mlp().to("cuda")
     x, y = _data(16)
     loader = DataLoader(TensorDataset(x, y), batch_size=8)
     with md.no_grad():
         model(md.tensor(x[:8]).to("cuda"))  # warm up: parameters, constants
-    with fake_cupy.count_transfers() as moved:
+    with count_transfers() as moved:
         md.train.evaluate(model, md.nn.CrossEntropyLoss(), loader)
     assert moved.to_device <= 2 * len(loader) + 2, moved.to_device  # inputs and targets, per batch
 
