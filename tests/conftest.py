@@ -58,7 +58,7 @@ def pytest_collection_modifyitems(config, items):
 
     if minidl.cupy_usable():
         return
-    skip = pytest.mark.skip(reason="needs MINIDL_FAKE_CUDA=1: runs in tests/test_fake_cuda_process.py")
+    skip = pytest.mark.skip(reason="needs a CUDA device: runs on the CuPy stand-in (tests/test_fake_cuda_process.py) or a GPU (benchmarks/gpu_selfcheck.py)")
     for item in items:
         if "fake_cuda" in item.keywords:
             item.add_marker(skip)
