@@ -6,8 +6,8 @@
 It prints the machine (GPU, driver and CUDA versions, CuPy, Numba), runs the device tests
 (``-m "fake_cuda or gpu"`` over ``DEVICE_TEST_FILES``: every op of the registry on "cuda"
 against torch, layers, optimizers, ``fit``, save/load, kernel launches on CuPy's stream) in a
-pytest subprocess, prints a table of passed / failed / skipped per file, and exits non-zero when
-anything failed.  tests/test_fake_cuda_process.py runs it with ``--stand-in`` on every CI run, so
+pytest subprocess and every tutorial's fast path with ``MINIDL_DEVICE=cuda``, prints a table of
+passed / failed / skipped per file and tutorial, and exits non-zero when anything failed.  tests/test_fake_cuda_process.py runs it with ``--stand-in`` on every CI run, so
 the list below is the one source of what "the GPU path works" means.  The tests that count
 host<->device copies run only on the stand-in (real CuPy counts nothing) and show as skipped.
 """
@@ -27,6 +27,8 @@ DEVICE_TEST_FILES = [
     "test_device_training.py",
     "test_optim.py",
     "test_cuda_launch.py",
+    "test_device_tutorials_01_02.py",
+    "test_device_tutorials_05_06.py",
 ]
 
 
@@ -48,11 +50,16 @@ def machine_lines(stand_in):
         return [f"device: none usable ({type(error).__name__}: {error})"]
 
 
-def run_device_tests(stand_in):
-    """Run the device tests in a subprocess; returns (exit code, {file: [passed, failed, skipped]})."""
+def device_env(stand_in):
+    """The environment of the checks: this checkout importable; the stand-in when asked."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     if stand_in:
         env.update(MINIDL_FAKE_CUDA="1", NUMBA_ENABLE_CUDASIM="1")
+    return env
+
+
+def run_device_tests(env):
+    """Run the device tests in a subprocess; returns (exit code, {file: [passed, failed, skipped]})."""
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.xml"
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "fake_cuda or gpu",
@@ -62,6 +69,18 @@ def run_device_tests(stand_in):
     if result.returncode not in (0, 5):
         print(result.stdout[-6000:], result.stderr[-2000:], sep="\n", file=sys.stderr)
     return result.returncode, counts
+
+
+def run_tutorials(env):
+    """Each tutorial's fast path with ``MINIDL_DEVICE=cuda``: ``{tutorial: error text or None}``."""
+    outcomes = {}
+    for path in sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py")):
+        with tempfile.TemporaryDirectory() as scratch:
+            tutorial_env = dict(env, MINIDL_DEVICE="cuda", MINIDL_FAST="1", MPLBACKEND="Agg", MINIDL_FIGURES=scratch)
+            result = subprocess.run([sys.executable, str(path)], env=tutorial_env, cwd=scratch,
+                                    capture_output=True, text=True)
+        outcomes[path.name] = None if result.returncode == 0 else result.stderr[-3000:]
+    return outcomes
 
 
 def count_by_file(report):
@@ -85,13 +104,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     for line in machine_lines(args.stand_in):
         print(line)
-    code, counts = run_device_tests(args.stand_in)
-    print(f"{'test file':<28}{'passed':>8}{'failed':>8}{'skipped':>9}")
+    env = device_env(args.stand_in)
+    code, counts = run_device_tests(env)
+    print(f"{'test file':<32}{'passed':>8}{'failed':>8}{'skipped':>9}")
     for name in DEVICE_TEST_FILES:
         passed, failed, skipped = counts.get(name, [0, 0, 0])
-        print(f"{name:<28}{passed:>8}{failed:>8}{skipped:>9}")
+        print(f"{name:<32}{passed:>8}{failed:>8}{skipped:>9}")
     total_passed = sum(row[0] for row in counts.values())
-    ok = code == 0 and total_passed > 0
+    tutorials = run_tutorials(env)
+    for name, error in tutorials.items():
+        print(f"{'tutorials/' + name:<40}{'passed' if error is None else 'FAILED':>17}")
+        if error is not None:
+            print(error, file=sys.stderr)
+    ok = code == 0 and total_passed > 0 and all(error is None for error in tutorials.values())
     print("self-check: " + ("passed" if ok else f"FAILED (pytest exit code {code}, {total_passed} passed)"))
     return 0 if ok else 1
 

@@ -3,7 +3,8 @@
 minidl picks its CuPy (the real one or ``minidl.fake_cupy``) when it is imported, and Numba's
 CUDA simulator must be switched on before Numba is imported, so the device tests run as a
 subprocess with ``MINIDL_FAKE_CUDA=1`` and ``NUMBA_ENABLE_CUDASIM=1`` (the conv and pooling CUDA
-kernels run under the simulator on the stand-in's arrays).  They are started through the GPU
+kernels run under the simulator on the stand-in's arrays), and so do the tutorials' fast paths
+with ``MINIDL_DEVICE=cuda``.  They are started through the GPU
 self-check (benchmarks/gpu_selfcheck.py --stand-in), so what passes here is exactly what one run
 of the self-check on a real GPU confirms.
 """
@@ -23,4 +24,4 @@ def test_the_device_tests_pass_on_the_cupy_stand_in(repo_env):
                             text=True, timeout=900)
     assert result.returncode == 0, f"the self-check on the CuPy stand-in failed:\n{result.stdout}\n{result.stderr[-6000:]}"
     assert result.stdout.splitlines()[-1] == "self-check: passed"
-    assert "test_ops_on_device.py" in result.stdout
+    assert "test_ops_on_device.py" in result.stdout and "tutorials/02_convolution.py" in result.stdout

@@ -36,3 +36,10 @@ def test_tutorial_runs(path, tmp_path, repo_env):
     assert result.returncode == 0, f"{path.name} failed:\n{result.stderr}"
     for name in FIGURE_NAME.findall(path.read_text()):
         assert (tmp_path / name).is_file(), f"{path.name} did not write the figure {name}"
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)
+def test_tutorial_reads_its_device_from_minidl_device(path):
+    """``MINIDL_DEVICE=cuda`` runs a tutorial on a GPU; the GPU self-check (benchmarks/gpu_selfcheck.py,
+    run on the CuPy stand-in by tests/test_fake_cuda_process.py) runs every tutorial that way."""
+    assert 'os.environ.get("MINIDL_DEVICE", "cpu")' in path.read_text(), f"{path.name}: no MINIDL_DEVICE"

@@ -28,7 +28,9 @@
 #
 # Run it from the repository root as a script (`python tutorials/01_autograd.py`, with minidl
 # installed by `pip install -e .` or found through `PYTHONPATH=.`), or open it as a notebook
-# with Jupytext.
+# with Jupytext. Set `MINIDL_DEVICE=cuda` to run it on a GPU (with CuPy, `pip install -e ".[gpu]"`):
+# the picture of section 7 is then computed there; the single numbers of the other sections stay
+# on the CPU, where a scalar is cheapest.
 
 # %%
 import math
@@ -47,6 +49,7 @@ from minidl.testing import GradcheckError, gradcheck
 
 FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
 FIGURES.mkdir(parents=True, exist_ok=True)
+DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
 
 # Numerical derivatives need float64: in float32 the rounding error of (f(v+eps) - f(v-eps))
 # would swamp the difference we are trying to measure.
@@ -411,13 +414,16 @@ print("bias.grad   =", bias.grad, "= 4 rows, each contributing 1")
 # ## 7. A picture: autograd draws derivatives
 #
 # Since $\partial/\partial x_i \sum_j \tanh(x_j) = \tanh'(x_i)$, one backward through a sum gives
-# the derivative at every point at once.
+# the derivative at every point at once. Here the 201 points live on `DEVICE` (a GPU with
+# `MINIDL_DEVICE=cuda`); matplotlib draws NumPy arrays, so `.numpy()` copies the values back to
+# the CPU.
 
 # %%
 heading("7. A picture")
-grid = md.tensor(np.linspace(-4, 4, 201), requires_grad=True)
+grid = md.tensor(np.linspace(-4, 4, 201), requires_grad=True, device=DEVICE)
 curve = md.tanh(grid)
 curve.sum().backward()
+print(f"grid.device = {grid.device!r}, and its gradient is there too: grid.grad.device = {grid.grad.device!r}")
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(grid.numpy(), curve.numpy(), label="tanh(x)")

@@ -29,7 +29,9 @@
 #
 # Run it from the repository root as a script (`python tutorials/02_convolution.py`, with minidl
 # installed by `pip install -e .` or found through `PYTHONPATH=.`), or open it as a notebook
-# with Jupytext. Set `MINIDL_FAST=1` for a quick run that trains for only a few epochs.
+# with Jupytext. Set `MINIDL_FAST=1` for a quick run that trains for only a few epochs, and
+# `MINIDL_DEVICE=cuda` to run the layer of section 3 and the CNN of section 5 on a GPU (with CuPy,
+# `pip install -e ".[gpu]"`); the small examples worked by hand stay on the CPU, beside NumPy.
 
 # %%
 import os
@@ -51,6 +53,7 @@ from minidl.testing import gradcheck
 FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
 FIGURES.mkdir(parents=True, exist_ok=True)
 FAST = bool(os.environ.get("MINIDL_FAST"))  # a quick run: shorter training and timing
+DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
 
 rng = np.random.default_rng(0)
 md.manual_seed(0)
@@ -345,10 +348,13 @@ print("gradcheck of F.conv2d passed:",
 # $\text{fan\_in} = \text{in} \cdot k_h \cdot k_w$ is the number of inputs each output sums. A weight
 # then has variance $1 / (3\,\text{fan\_in})$, so a sum of fan_in products $w x$ has variance
 # $\mathbb{E}[x^2] / 3$: the scale of the outputs does not grow with the number of inputs.
+#
+# `.to(DEVICE)` moves the layer's parameters to `DEVICE` (a GPU with `MINIDL_DEVICE=cuda`), and
+# `device=DEVICE` creates the input there: a layer computes where its parameters and input are.
 
 # %%
 heading("3. The layer: md.nn.Conv2d")
-conv = md.nn.Conv2d(16, 32, kernel_size=3, padding=1)
+conv = md.nn.Conv2d(16, 32, kernel_size=3, padding=1).to(DEVICE)
 print(conv)
 print("weight", conv.weight.shape, " bias", conv.bias.shape)
 fan_in = 16 * 3 * 3
@@ -363,7 +369,7 @@ print(f"fan_in = {fan_in}, bound 1/sqrt(fan_in) = {fan_in ** -0.5:.4f}; "
 # Both compute the same sums, only in a different order, so they agree up to float32 rounding.
 
 # %%
-batch = md.randn(16, 16, 16, 16)  # 16 images, 16 channels, 16x16 pixels
+batch = md.randn(16, 16, 16, 16, device=DEVICE)  # 16 images, 16 channels, 16x16 pixels
 out_im2col = conv(batch)
 with md.config.override(conv_algorithm="direct"):
     out_direct = conv(batch)
@@ -372,16 +378,23 @@ print("output", out_im2col.shape, " largest difference:", np.abs(out_im2col.nump
 # %% [markdown]
 # How fast is each? We time one forward pass with `time.perf_counter`, after one warm-up call
 # (the first call of a Numba kernel loads or compiles it), and take the median of several runs
-# because single timings are noisy.
+# because single timings are noisy. A GPU works asynchronously: a call returns as soon as its work
+# is queued, so the clock may only stop once the result is ready. Reading one number of it with
+# `.item()` waits for that (on the CPU the result is ready when the call returns).
 
 # %%
 def median_seconds(fn, repeats):
-    """Median wall-clock time of fn(), after one untimed warm-up call."""
-    fn()
+    """Median wall-clock time of fn(), a function returning a tensor, until its result is ready;
+    after one untimed warm-up call."""
+
+    def run_to_the_end():
+        fn().flatten()[0].item()  # .item() waits for the device to finish
+
+    run_to_the_end()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        run_to_the_end()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -396,10 +409,11 @@ print(f"direct / im2col: {seconds['direct'] / seconds['im2col']:.1f}x")
 
 # %% [markdown]
 # im2col usually wins, and by more as the channel counts grow: it spends its time in a matrix
-# product that BLAS has optimised for decades (cache blocking, vector instructions), while the
-# direct loops are a straightforward sum. It pays for that with memory: `cols` holds every pixel
-# about `kh*kw` times. The exact ratio depends on your machine and on what else is running on it
-# (on tiny inputs, starting the parallel threads can cost more than the arithmetic).
+# product that BLAS (cuBLAS on a GPU) has optimised for decades (cache blocking, vector
+# instructions), while the direct loops are a straightforward sum. It pays for that with memory:
+# `cols` holds every pixel about `kh*kw` times. The exact ratio depends on your machine and on
+# what else is running on it (on tiny inputs, starting the parallel threads, or launching the
+# GPU's kernels, can cost more than the arithmetic).
 #
 # The direct loops are kept **for reading**: `conv_at` in `kernels/window.py` is the formula
 # of section 1, and `kernels/cpu.py` shows the backward as the same sum read the other way round.
@@ -491,6 +505,9 @@ print("gradient, spread evenly over each window:\n", x_pool.grad.numpy()[0, 0])
 # descent written inline: after each mini-batch's backward, move every parameter a small step
 # against its gradient, `p.array -= lr * p.grad.array`, inside `md.no_grad()` so that the update
 # itself is not recorded in a graph.
+#
+# The model lives on `DEVICE` (`.to(DEVICE)`), and so must its input: the images stay in a NumPy
+# array, and each mini-batch is copied to the device as it is used, as a data loader does.
 
 # %%
 heading("5. A tiny CNN on 8x8 digits")
@@ -509,16 +526,21 @@ model = md.nn.Sequential(
     md.nn.MaxPool2d(2),
     md.nn.Flatten(),
     md.nn.Linear(8 * 4 * 4, 10),
-)
+).to(DEVICE)
 print(model)
 print("parameters:", sum(p.numel() for p in model.parameters()))
 initial_filters = model[0].weight.numpy().copy()
 
 
+def images_at(indices):
+    """The images at ``indices`` as one tensor on the model's device."""
+    return md.tensor(images[indices], device=DEVICE)
+
+
 def accuracy(indices):
     """Fraction of the given images whose highest score is the right digit."""
     with md.no_grad():
-        scores = model(md.tensor(images[indices]))
+        scores = model(images_at(indices))
     return float((scores.numpy().argmax(axis=1) == labels[indices]).mean())
 
 
@@ -529,7 +551,7 @@ for epoch in range(1, epochs + 1):
     total_loss = 0.0
     for start in range(0, len(shuffled), batch_size):
         chosen = shuffled[start : start + batch_size]
-        loss = F.cross_entropy(model(md.tensor(images[chosen])), md.tensor(labels[chosen]))
+        loss = F.cross_entropy(model(images_at(chosen)), md.tensor(labels[chosen], device=DEVICE))
         model.zero_grad()
         loss.backward()
         with md.no_grad():
@@ -577,7 +599,7 @@ show_filters([("at initialisation", initial_filters), (f"after {epochs} epochs",
 # %%
 digit = test_set[0]
 with md.no_grad():
-    x_digit = md.tensor(images[digit : digit + 1])
+    x_digit = images_at([digit])  # a batch of one: (1, 1, 8, 8)
     feature_maps = model[1](model[0](x_digit))  # conv, then ReLU: (1, 8, 8, 8)
     pooled_maps = model[2](feature_maps)  # (1, 8, 4, 4)
     predicted = int(model(x_digit).numpy().argmax())

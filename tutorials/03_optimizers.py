@@ -29,7 +29,8 @@
 # We will: check one step of each against the formula; race the four on three 2-D surfaces and
 # watch their paths; see what learning-rate schedules do; and find out why multiplying the learning
 # rate by 0.1 every epoch stops learning for good. Run it as a script
-# (`python tutorials/03_optimizers.py`) or open it as a notebook with Jupytext.
+# (`python tutorials/03_optimizers.py`) or open it as a notebook with Jupytext. Set
+# `MINIDL_DEVICE=cuda` to run the races and the training on a GPU (with CuPy installed).
 
 # %%
 import math
@@ -49,6 +50,7 @@ FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures
 FIGURES.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("MINIDL_FAST") == "1"  # CI runs the tutorials in a fast mode: fewer steps
 STEPS = 60 if FAST else 1000
+DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
 md.set_default_dtype(md.float64)
 md.manual_seed(0)
 
@@ -175,7 +177,7 @@ heading("3. The race")
 def descend(surface, name, steps=STEPS):
     """Minimize the surface with optimizer ``name`` at its tuned learning rate; return the path
     (steps + 1 points) and the loss before each step."""
-    w = md.tensor(surface["start"], requires_grad=True)
+    w = md.tensor(surface["start"], requires_grad=True, device=DEVICE)
     optimizer = OPTIMIZERS[name]([w], lr=surface["lr"][name])
     path, losses = [w.numpy().copy()], []
     for _ in range(steps):
@@ -316,8 +318,8 @@ def train_regression(make_scheduler, epochs, dtype="float64", lr=0.05, batch_siz
     """Minibatch SGD with momentum on the regression; per epoch: (full-data loss, learning rate,
     whether any weight changed at all)."""
     order = np.random.default_rng(seed)
-    x, y = md.tensor(X, dtype=dtype), md.tensor(Y, dtype=dtype)
-    w = md.zeros(20, dtype=dtype, requires_grad=True)
+    x, y = md.tensor(X, dtype=dtype, device=DEVICE), md.tensor(Y, dtype=dtype, device=DEVICE)
+    w = md.zeros(20, dtype=dtype, requires_grad=True, device=DEVICE)
     optimizer = md.optim.SGD([w], lr=lr, momentum=0.9)
     scheduler = make_scheduler(optimizer)
     history = []
@@ -422,7 +424,7 @@ save(fig, "03_lr_decay_stops_learning.png")
 # %%
 heading("6. Regularization and clipping")
 for use_penalty in (False, True):
-    w = md.tensor(SURFACES["Beale"]["start"], requires_grad=True)
+    w = md.tensor(SURFACES["Beale"]["start"], requires_grad=True, device=DEVICE)
     optimizer = md.optim.SGD([w], lr=0.01, weight_decay=0 if use_penalty else 0.1)
     for _ in range(STEPS // 10):
         optimizer.zero_grad()
@@ -444,7 +446,7 @@ for use_penalty in (False, True):
 
 # %%
 for clip in (None, 10.0):
-    w = md.tensor(SURFACES["Rosenbrock"]["start"], requires_grad=True)
+    w = md.tensor(SURFACES["Rosenbrock"]["start"], requires_grad=True, device=DEVICE)
     optimizer = md.optim.SGD([w], lr=0.01)
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(STEPS // 5):
@@ -502,8 +504,8 @@ class Signum(md.optim.Optimizer):
 
 
 def check_signum(signum_class):
-    """Compare 20 steps on Beale with the formula computed in NumPy."""
-    w = md.tensor([1.0, 1.4], requires_grad=True)
+    """Compare 20 steps on Beale (on DEVICE) with the formula computed in NumPy."""
+    w = md.tensor([1.0, 1.4], requires_grad=True, device=DEVICE)
     expected, m = w.numpy().copy(), np.zeros(2)
     try:
         optimizer = signum_class([w], lr=0.01, beta=0.8)

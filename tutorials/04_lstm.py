@@ -36,7 +36,8 @@
 # Pang & Lee (2005) are available, real reviews.
 #
 # Run it from the repository root as a script (`python tutorials/04_lstm.py`), or open it as a
-# notebook with Jupytext. Set `MINIDL_FAST=1` for a quick run on less data.
+# notebook with Jupytext. Set `MINIDL_FAST=1` for a quick run on less data, and
+# `MINIDL_DEVICE=cuda` to train the classifiers on a GPU (with CuPy installed).
 
 # %%
 import collections
@@ -58,6 +59,7 @@ from minidl.data import Vocabulary, batches_by_length, load_sentence_polarity, p
 FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
 FIGURES.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("MINIDL_FAST") == "1"  # CI runs the tutorials in a fast mode: less data, one epoch
+DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
 MOVIE_REVIEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text" / "mr"
 
 
@@ -320,8 +322,10 @@ class SentimentLSTM(nn.Module):
         self.linear = nn.Linear(hidden_size, 1)
 
     def forward(self, ids, lengths):
-        """ids (batch, seq) and lengths (batch,) -> P(positive), shape (batch,)."""
-        _, (h_n, _) = self.lstm(self.embedding(md.tensor(ids)), lengths=lengths)
+        """ids (batch, seq) and lengths (batch,), NumPy arrays -> P(positive), shape (batch,).
+        The ids go to the device of the weights; the lengths stay on the host, where they are checked."""
+        ids = md.tensor(ids, device=self.embedding.weight.device)
+        _, (h_n, _) = self.lstm(self.embedding(ids), lengths=lengths)
         return F.sigmoid(self.linear(h_n[-1])).reshape(-1)
 
 
@@ -339,14 +343,14 @@ def accuracy(model, data, rows):
 def train(data, epochs, lr=3e-3, seed=0):
     """Train a fresh SentimentLSTM; returns it and the history (mean loss, validation accuracy) per epoch."""
     md.manual_seed(seed)
-    model = SentimentLSTM(len(data.vocab))
+    model = SentimentLSTM(len(data.vocab)).to(DEVICE)
     optimizer = md.optim.Adam(model.parameters(), lr=lr)
     shuffle, history = np.random.default_rng(seed), []
     for epoch in range(epochs):
         total = 0.0
         for group in batches_by_length(data.train_rows, data.lengths, 64, shuffle):
             p = model(data.ids[group, : data.lengths[group].max()], data.lengths[group])
-            loss = F.binary_cross_entropy(p, md.tensor(data.labels[group]))
+            loss = F.binary_cross_entropy(p, md.tensor(data.labels[group], device=DEVICE))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -24,7 +24,8 @@
 #
 # The data is scikit-learn's 8x8 digits and the network the small CNN of the Keras MNIST example,
 # `md.models.cnn`. Run it as a script (`python tutorials/05_training_and_tuning.py`) or open it as a
-# notebook with Jupytext; `MINIDL_FAST=1` runs a short version.
+# notebook with Jupytext; `MINIDL_FAST=1` runs a short version. Set `MINIDL_DEVICE=cuda` to run it on
+# a GPU: the models go to the device, and `md.train.fit` moves each batch to the model's device.
 
 # %%
 import os
@@ -46,6 +47,7 @@ FIGURES.mkdir(parents=True, exist_ok=True)
 RUN = Path(tempfile.mkdtemp(prefix="minidl-tutorial05-"))  # the checkpoint and the CSV log go here
 FAST = os.environ.get("MINIDL_FAST") == "1"  # CI runs the tutorials in a fast mode: fewer epochs
 EPOCHS = 3 if FAST else 30
+DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
 md.manual_seed(0)
 
 
@@ -129,7 +131,7 @@ def augment_then_standardize(images):
 
 # %%
 heading("4. Fit")
-model = md.models.cnn(in_channels=1, image_size=8)
+model = md.models.cnn(in_channels=1, image_size=8).to(DEVICE)
 optimizer = md.optim.Adam(model.parameters(), lr=1e-3)
 train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=32, shuffle=True, seed=0,
                           transform=augment_then_standardize)
@@ -160,7 +162,7 @@ print("saved", FIGURES / "05_curves.png")
 # %%
 heading("5. Checkpoint and test")
 saved = md.load(checkpoint_path)
-restored = md.models.cnn(in_channels=1, image_size=8)
+restored = md.models.cnn(in_channels=1, image_size=8).to(DEVICE)
 restored.load_state_dict(saved["model"])
 md.optim.Adam(restored.parameters()).load_state_dict(saved["optimizer"])
 predicted = md.train.predict(restored, x_test).argmax(axis=1)
@@ -187,7 +189,7 @@ heading("6. Search")
 def mlp_trial(params, seed):
     """Train md.models.mlp with these hyperparameters; return the validation accuracy."""
     md.manual_seed(seed)
-    net = md.models.mlp(64, int(params["hidden"]))
+    net = md.models.mlp(64, int(params["hidden"])).to(DEVICE)
     adam = md.optim.Adam(net.parameters(), lr=params["lr"])
     loader = DataLoader(TensorDataset(x_train_std, y_train), batch_size=32, shuffle=True, seed=seed)
     md.train.fit(net, md.nn.CrossEntropyLoss(), adam, loader, 3 if FAST else 15, verbose=False)
@@ -216,7 +218,7 @@ best = results.best["params"]
 members = []
 for seed in range(3):
     md.manual_seed(seed)
-    net = md.models.mlp(64, int(best["hidden"]))
+    net = md.models.mlp(64, int(best["hidden"])).to(DEVICE)
     loader = DataLoader(TensorDataset(x_train_std, y_train), batch_size=32, shuffle=True, seed=seed)
     md.train.fit(net, md.nn.CrossEntropyLoss(), md.optim.Adam(net.parameters(), lr=best["lr"]), loader,
                  3 if FAST else 15, verbose=False)

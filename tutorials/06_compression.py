@@ -27,7 +27,8 @@
 #
 # Everything here is in `md.compress` and `md.ensemble`. Run it as a script
 # (`python tutorials/06_compression.py`) or open it as a notebook with Jupytext;
-# `MINIDL_FAST=1` gives a quick run with fewer sparsities and models.
+# `MINIDL_FAST=1` gives a quick run with fewer sparsities and models. Set `MINIDL_DEVICE=cuda` to run
+# it on a GPU: every model is moved there, and pruning and training happen on the device.
 
 # %%
 import os
@@ -57,6 +58,7 @@ from minidl.tune.examples import digits_splits, make_mlp, train_classifier
 FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
 FIGURES.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("MINIDL_FAST") == "1"  # CI runs the tutorials in a fast mode
+DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
 
 
 def heading(title):
@@ -81,7 +83,7 @@ def save(fig, name):
 heading("1. A model to compress")
 x_train, y_train, x_val, y_val, x_test, y_test = digits_splits()
 HIDDEN = 64
-model = make_mlp(HIDDEN, seed=0)
+model = make_mlp(HIDDEN, seed=0).to(DEVICE)
 train_classifier(model, md.optim.Adam(model.parameters(), lr=1e-2), x_train, y_train, epochs=10)
 base_accuracy = accuracy(model, x_test, y_test)
 print(f"test accuracy {base_accuracy:.4f}, {model_size_bytes(model)} bytes of float32 parameters")
@@ -89,7 +91,7 @@ print(f"test accuracy {base_accuracy:.4f}, {model_size_bytes(model)} bytes of fl
 
 def copy_of_model():
     """A fresh model holding the trained weights: every experiment starts from the same point."""
-    twin = make_mlp(HIDDEN)
+    twin = make_mlp(HIDDEN).to(DEVICE)
     twin.load_state_dict(model.state_dict())
     return twin
 
@@ -249,7 +251,7 @@ N_MODELS = 3 if FAST else 5
 x_fit, y_fit = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
 members = []
 for seed in range(N_MODELS):
-    member = make_mlp(16, seed=seed)
+    member = make_mlp(16, seed=seed).to(DEVICE)
     train_classifier(member, md.optim.Adam(member.parameters(), lr=3e-2), x_fit, y_fit, epochs=10, seed=seed)
     members.append(member)
 single = [accuracy(m, x_test, y_test) for m in members]

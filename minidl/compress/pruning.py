@@ -5,13 +5,15 @@
     ... fine-tune with optimizer as usual: after every step the pruned weights are zero again ...
     sparsity(model)                                        # 0.8
 
-A mask is a boolean array shaped like its weight, True where the weight is kept.  Only the
-``weight`` of the chosen layer types is pruned; biases (few, and cheap) are kept.
+A mask is a boolean array shaped like its weight and on its device (NumPy or CuPy), True where
+the weight is kept.  Only the ``weight`` of the chosen layer types is pruned; biases (few, and
+cheap) are kept.
 """
 import numbers
 
 import numpy as np
 
+from minidl import backend
 from minidl.nn import Conv2d, Linear
 
 PRUNABLE = (Linear, Conv2d)
@@ -41,12 +43,13 @@ def prune_magnitude(model, amount, scope="global", layers=PRUNABLE):
     weights = prunable_weights(model, layers)
     if not weights:
         raise ValueError(f"prune_magnitude: the model has no layers of type {[t.__name__ for t in layers]}")
+    xp = backend.get_array_module(next(iter(weights.values())).array)
     if scope == "layer":
-        masks = {name: _keep_largest(np.abs(w.array), amount) for name, w in weights.items()}
+        masks = {name: _keep_largest(xp.abs(w.array), amount) for name, w in weights.items()}
     elif scope == "global":
-        magnitudes = [np.abs(w.array).reshape(-1) for w in weights.values()]
-        flat_mask = _keep_largest(np.concatenate(magnitudes), amount)
-        pieces = np.split(flat_mask, np.cumsum([m.size for m in magnitudes])[:-1])
+        magnitudes = [xp.abs(w.array).reshape(-1) for w in weights.values()]
+        flat_mask = _keep_largest(xp.concatenate(magnitudes), amount)
+        pieces = xp.split(flat_mask, np.cumsum([m.size for m in magnitudes])[:-1].tolist())
         masks = {name: piece.reshape(w.shape) for (name, w), piece in zip(weights.items(), pieces)}
     else:
         raise ValueError(f"prune_magnitude: scope must be 'global' or 'layer', got {scope!r}")
@@ -55,21 +58,25 @@ def prune_magnitude(model, amount, scope="global", layers=PRUNABLE):
 
 
 def _keep_largest(magnitudes, amount):
-    """A mask of ``magnitudes``' shape: False at the round(amount * size) smallest entries."""
+    """A mask of ``magnitudes``' shape, on their device: False at the round(amount * size)
+    smallest entries."""
+    xp = backend.get_array_module(magnitudes)
     k = int(round(amount * magnitudes.size))
-    order = np.argsort(magnitudes.reshape(-1), kind="stable")
-    mask = np.ones(magnitudes.size, dtype=bool)
+    order = xp.argsort(magnitudes.reshape(-1), kind="stable")
+    mask = xp.ones(magnitudes.size, dtype=bool)
     mask[order[:k]] = False
     return mask.reshape(magnitudes.shape)
 
 
 def apply_masks(model, masks):
-    """w <- w * mask for every masked weight (in place): pruned weights are exactly zero again."""
+    """w <- w * mask for every masked weight (in place): pruned weights are exactly zero again.
+    A mask on another device than its weight (masks made before ``model.to("cuda")``) is copied
+    to the weight's device first."""
     params = dict(model.named_parameters())
     for name, mask in masks.items():
         if name not in params:
             raise KeyError(f"apply_masks: the model has no parameter {name!r}; its parameters: {sorted(params)}")
-        params[name].array *= mask
+        params[name].array *= backend.to_device(mask, params[name].device)
 
 
 class KeepPruned:

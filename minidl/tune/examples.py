@@ -13,6 +13,7 @@ import minidl.functional as F
 from minidl import nn
 from minidl.data import DataLoader, TensorDataset, load_digits, train_test_split
 from minidl.ensemble import accuracy
+from minidl.train.loop import model_device
 from minidl.tune.distributions import Choice, IntUniform, LogUniform
 
 DIGITS_MLP_SPACE = {
@@ -47,13 +48,14 @@ def make_mlp(hidden=64, seed=0):
 
 def train_classifier(model, optimizer, x, y, epochs, batch_size=32, seed=0, after_epoch=None):
     """Minimise the cross-entropy of ``model`` on (x, y) for ``epochs`` passes of shuffled
-    minibatches (order fixed by ``seed``); ``after_epoch(epoch)`` is called after each pass.
-    Returns the model."""
+    minibatches (order fixed by ``seed``) on the model's device, where each batch is moved;
+    ``after_epoch(epoch)`` is called after each pass.  Returns the model."""
     loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True, seed=seed)
+    device = model_device(model)
     model.train()
     for epoch in range(1, epochs + 1):
         for inputs, labels in loader:
-            loss = F.cross_entropy(model(inputs), labels)
+            loss = F.cross_entropy(model(inputs.to(device)), labels.to(device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
