@@ -7,10 +7,11 @@ import tempfile
 
 import pytest
 
+import minidl as md
 from minidl.__main__ import main
 
 TRAIN_OPTIONS = ["--dataset", "--data-dir", "--model", "--optimizer", "--lr", "--batch-size", "--epochs",
-                 "--patience", "--seed", "--out", "--quiet"]
+                 "--patience", "--seed", "--out", "--device", "--quiet"]
 
 
 def run_cli(env, *args):
@@ -143,3 +144,18 @@ def test_corrupt_idx_file_is_a_clear_error(repo_env, tmp_path):
     result = run_cli(repo_env, "train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--quiet",
                      "--out", str(tmp_path / "out"))
     assert_one_line_error(result, "train-images-idx3-ubyte", "magic number")
+
+
+def test_train_on_the_cuda_device(repo_env, tmp_path):
+    """``--device cuda`` moves the model there and fit moves each batch (on the CuPy stand-in)."""
+    env = dict(repo_env, MINIDL_FAKE_CUDA="1", NUMBA_ENABLE_CUDASIM="1")
+    result = run_cli(env, "train", "--device", "cuda", "--model", "mlp", "--epochs", "1", "--quiet",
+                     "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout
+
+
+def test_an_unknown_or_unusable_device_is_one_error_line(repo_env):
+    assert_one_line_error(run_cli(repo_env, "train", "--device", "tpu", "--quiet"), "unknown device 'tpu'")
+    if not md.cupy_usable():
+        assert_one_line_error(run_cli(repo_env, "train", "--device", "cuda", "--quiet"), "no GPU is usable")
