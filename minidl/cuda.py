@@ -12,3 +12,10 @@ def device_count():
     if not is_available():
         return 0
     return backend._import_cupy().cuda.runtime.getDeviceCount()
+
+
+def synchronize():
+    """Wait until the GPU has finished all work queued so far (time GPU code with it: a call
+    returns before its kernels have run).  Raises DeviceError without a usable GPU, as torch does."""
+    backend.check_device("cuda")
+    backend._import_cupy().cuda.Device().synchronize()

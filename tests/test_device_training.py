@@ -75,3 +75,15 @@ def test_optimizer_state_loaded_before_the_model_moves_follows_it_to_the_device(
     md.nn.functional.cross_entropy(model(x.to("cuda")), y.to("cuda")).backward()
     optimizer.step()
     assert all(value.device == "cuda" for value in optimizer.state[model[0].weight].values() if value.ndim)
+
+
+def test_cuda_synchronize_waits_for_the_device():
+    """On the stand-in, a wait for the device is a host sync; on a GPU it simply returns."""
+    x = md.ones(4).to("cuda") * 2
+    if md.backend.FAKE_CUDA:
+        with count_transfers() as waited:
+            md.cuda.synchronize()
+        assert waited.to_host == 1
+    else:
+        md.cuda.synchronize()
+    assert x.numpy().tolist() == [2.0] * 4

@@ -412,3 +412,9 @@ def test_module_double_and_float_cast_as_torch():
         k: v.numpy().dtype for k, v in theirs.state_dict().items()
     }
     assert mine.float() is mine and mine.weight.dtype == np.float32 and mine.steps.dtype == np.int64
+
+
+@pytest.mark.skipif(md.cuda.is_available(), reason="a GPU (or the CuPy stand-in) is usable here")
+def test_cuda_synchronize_without_a_gpu_is_a_device_error():
+    with pytest.raises(backend.DeviceError, match="no GPU is usable"):
+        md.cuda.synchronize()
