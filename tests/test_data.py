@@ -465,6 +465,47 @@ def test_compose_is_deterministic_given_its_seed(images):
     assert single.shape == images[0].shape
 
 
+def test_vertical_flip_and_affine_identity(images):
+    assert np.array_equal(augment.RandomVerticalFlip(1.0)(images), images[..., ::-1, :])
+    assert np.array_equal(augment.RandomVerticalFlip(0)(images), images)
+    assert np.array_equal(augment.RandomAffine()(images), images)
+
+
+def test_affine_whole_pixel_shift_and_fill_modes():
+    row = np.arange(1.0, 5.0)[None, None, None, :]  # one image, one row: 1 2 3 4
+    shift_right_2 = augment.affine_matrices([0], [[0, 2]], [0], [[1, 1]])
+    expected = {"constant": [9, 9, 1, 2], "nearest": [1, 1, 1, 2], "reflect": [2, 1, 1, 2], "wrap": [3, 4, 1, 2]}
+    for mode, values in expected.items():
+        assert augment.warp(row, *shift_right_2, fill_mode=mode, cval=9)[0, 0, 0].tolist() == values, mode
+    assert augment.warp(row, *augment.affine_matrices([0], [[0, -1]], [0], [[1, 1]]))[0, 0, 0].tolist() == [2, 3, 4, 0]
+
+
+def test_affine_matches_scipy_for_rotation_shear_and_zoom():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    image = np.random.default_rng(1).random((9, 7))
+    theta, shear, zy, zx = np.deg2rad(25), np.deg2rad(15), 0.8, 1.3
+    # Keras's definition in (x=col, y=row) coordinates: input = R S Z output, about the centre
+    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    shearing = np.array([[1, -np.sin(shear)], [0, np.cos(shear)]])
+    matrix_xy = rotation @ shearing @ np.diag([zx, zy])
+    matrix = matrix_xy[::-1, ::-1]  # the same map on (row, col)
+    centre = (np.array(image.shape) - 1) / 2
+    expected = ndimage.affine_transform(image, matrix, centre - matrix @ centre, order=1, mode="nearest")
+    out = augment.warp(image[None, None], *augment.affine_matrices([25], [[0, 0]], [15], [[zy, zx]]), fill_mode="nearest")
+    np.testing.assert_allclose(out[0, 0], expected, atol=1e-12)
+
+
+def test_shift_amounts_follow_keras_ranges():
+    rng = np.random.default_rng(0)
+    whole = augment.shift_amounts(3, 10, 2000, rng)
+    assert set(whole.tolist()) == {-2, -1, 0, 1, 2}  # whole pixels in (-3, 3)
+    fraction = augment.shift_amounts(0.1, 20, 2000, rng)
+    assert fraction.min() >= -2 and fraction.max() <= 2 and len(np.unique(fraction)) > 1000  # 0.1 of 20 pixels
+    assert set(augment.shift_amounts([0.25], 8, 200, rng).tolist()) == {-2, 2}
+    assert set(augment.shift_amounts([4, 6], 100, 200, rng).tolist()) == {-6, -4, 4, 6}
+    assert not augment.shift_amounts(0, 10, 5, rng).any()
+
+
 def test_transform_in_a_loader_augments_inputs_only(images):
     labels = np.arange(6)
     loader = DataLoader(TensorDataset(images, labels), batch_size=6, transform=augment.Compose([augment.Cutout(3)], seed=0))
@@ -481,3 +522,9 @@ def test_transforms_reject_wrong_shapes_and_arguments():
         augment.RandomHorizontalFlip(1.5)
     with pytest.raises(ValueError, match=r"scale must be \(low, high\) with low <= high"):
         augment.RandomScale((1.2, 0.8))
+    with pytest.raises(ValueError, match="RandomAffine: fill_mode must be one of .*, got 'mirror'"):
+        augment.RandomAffine(fill_mode="mirror")
+    with pytest.raises(ValueError, match="RandomAffine: degrees must be >= 0 when a single number, got -5"):
+        augment.RandomAffine(degrees=-5)
+    with pytest.raises(ValueError, match="p must be a probability"):
+        augment.RandomVerticalFlip(-0.1)

@@ -133,10 +133,14 @@ def test_functional_api_is_refused_with_what_to_do():
            NotImplementedError)
 
 
-def test_generators_and_missing_targets():
+def test_missing_targets_and_targets_beside_a_generator():
     model = cnn()
-    raises("fit: y is missing; md.keras reads NumPy arrays x and y", lambda: model.fit(IMAGES, verbose=0))
-    raises("fit: x must be a NumPy array", lambda: model.fit(iter([IMAGES]), LABELS, verbose=0), TypeError)
+    raises("fit: y is missing; give the targets as y, or x as a generator or Sequence",
+           lambda: model.fit(IMAGES, verbose=0))
+    raises("fit: y must be None when x is a generator or Sequence",
+           lambda: model.fit(iter([(IMAGES, LABELS)]), LABELS, steps_per_epoch=1, verbose=0))
+    raises("fit: x must be a NumPy array (samples on the first axis), a generator or a keras.utils.Sequence, got dict",
+           lambda: model.fit({"images": IMAGES}, LABELS, verbose=0), TypeError)
 
 
 def test_misspelt_arguments_and_missing_loss():

@@ -3,6 +3,7 @@ download) and MNIST read from its four original IDX files.
 
     x, y = load_digits()                          # (1797, 1, 8, 8) float32 in [0, 1], (1797,) int64
     x, y = load_mnist("data/mnist", "train")      # (60000, 1, 28, 28) float32 in [0, 1], (60000,) int64
+    x, y = load_mnist()                           # the same, from Keras's mnist.npz in ~/.keras/datasets
 """
 import gzip
 import zlib
@@ -35,8 +36,10 @@ def load_digits(as_images=True):
     return (x.reshape(-1, 1, 8, 8) if as_images else x), digits.target.astype(np.int64)
 
 
-def load_mnist(path, split="train"):
-    """MNIST (or any dataset in its format, such as Fashion-MNIST) from the directory ``path``.
+def load_mnist(path=None, split="train"):
+    """MNIST (or any dataset in its format, such as Fashion-MNIST) from the directory ``path``;
+    without a path, Keras's ``mnist.npz``, downloaded once into Keras's cache
+    (``md.keras.datasets.mnist.load_data``).
 
     Reads ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte`` (``split="train"``, 60000
     images) or the ``t10k-`` pair (``split="test"``, 10000), gzipped (``.gz``) or raw.  Checks
@@ -49,6 +52,8 @@ def load_mnist(path, split="train"):
     """
     if split not in MNIST_FILES:
         raise ValueError(f"load_mnist: split must be 'train' or 'test', got {split!r}")
+    if path is None:
+        return _from_keras_cache(split)
     directory = Path(path)
     if not directory.is_dir():
         raise DataError(f"load_mnist: data directory {directory} does not exist")
@@ -64,6 +69,19 @@ def load_mnist(path, split="train"):
     if labels.size and labels.max() > 9:
         bad = int(np.argmax(labels > 9))
         raise DataError(f"load_mnist: {labels_file}: labels must be 0..9, found {labels[bad]} at index {bad}")
+    return _scaled(images, labels)
+
+
+def _from_keras_cache(split):
+    """The ``split`` of Keras's ``mnist.npz``, fetched into Keras's cache on first use."""
+    from minidl.keras.datasets import mnist  # imported here: md.keras itself imports md.data
+
+    train, test = mnist.load_data()
+    return _scaled(*(train if split == "train" else test))
+
+
+def _scaled(images, labels):
+    """uint8 images (N, 28, 28) and labels as minidl's (N, 1, 28, 28) float32 in [0, 1] and int64."""
     x = images.astype(np.float32)
     x /= 255
     return x[:, None], labels.astype(np.int64)

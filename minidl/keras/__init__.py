@@ -16,7 +16,7 @@ Keras; the layers move axes around the ``md.nn`` layers they wrap, and ``get_wei
 weights in Keras's layouts.
 """
 from minidl.keras import (
-    activations, backend, callbacks, initializers, layers, losses, metrics, models, optimizers, preprocessing,
+    activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models, optimizers, preprocessing,
     regularizers, utils,
 )
 from minidl.keras.layers import Input, InputLayer

@@ -8,11 +8,11 @@ from minidl.data import DataLoader, TensorDataset
 def as_inputs(caller, x, dtype):
     """``x`` as an array the first layer can read: the default float dtype, or int64 token ids
     (``dtype="int"``)."""
-    x = np.asarray(x)
+    given, x = type(x).__name__, np.asarray(x)
     if x.dtype.hasobject or x.ndim == 0:
         raise TypeError(
-            f"{caller}: x must be a NumPy array (samples on the first axis), got {type(x).__name__} of "
-            f"dtype {x.dtype}; md.keras does not read generators or tf.data datasets"
+            f"{caller}: x must be a NumPy array (samples on the first axis), a generator or a keras.utils.Sequence, "
+            f"got {given} of dtype {x.dtype}"
         )
     return x.astype(np.int64 if dtype == "int" else backend.get_default_dtype(), copy=False)
 

@@ -16,6 +16,7 @@ from minidl.keras import losses, metrics, optimizers
 from minidl.keras.arrays import as_inputs, batches, split_off_validation
 from minidl.keras.backend import unique_name
 from minidl.keras.config import deserialize, serialize, with_custom_objects
+from minidl.keras.generators import BatchStream, inputs_of, is_batch_source, unpack
 from minidl.keras.layers.base import Layer
 from minidl.keras.layers.input import InputLayer, KerasTensor
 from minidl.keras.saving import read_model_file, save_model
@@ -160,40 +161,78 @@ class Sequential(nn.Module):
             raise ValueError(f"{caller}: no loss to compute; give one to compile, e.g. loss=\"sparse_categorical_crossentropy\"")
         return self.compiled
 
-    def _data(self, caller, x, y, compiled, batch_size, shuffle=False):
-        """The batches of ``(x, y)``, each checked against the model in Keras's terms."""
-        if y is None:
-            raise ValueError(f"{caller}: y is missing; md.keras reads NumPy arrays x and y (not generators or datasets)")
+    def _pair(self, caller, x, y, compiled):
+        """``(x, y)`` checked against the model in Keras's terms (the model built from ``x`` if
+        it was not yet): inputs the first layer reads, targets the loss reads."""
         x = self._inputs(caller, x)
-        y = as_targets(y, compiled.loss, self.output_shape, self.layers[-1].name)
-        return batches(x, y, batch_size or DEFAULT_BATCH_SIZE, shuffle), y
+        return x, as_targets(y, compiled.loss, self.output_shape, self.layers[-1].name)
+
+    def _data(self, caller, x, y, compiled, batch_size, shuffle=False, steps=None, steps_name="steps"):
+        """The batches of ``(x, y)``, or of the generator or Sequence ``x`` (``steps`` per epoch),
+        each checked against the model, and the targets' shape (which picks the metrics)."""
+        if is_batch_source(x):
+            if y is not None:
+                raise ValueError(f"{caller}: y must be None when x is a generator or Sequence: it gives (x, y) batches")
+            def convert(batch):
+                return self._pair(caller, *unpack(caller, batch), compiled)
+            stream = BatchStream(caller, x, steps, steps_name, convert, shuffle)
+            return stream, stream.peek()[1].shape
+        if steps is not None:
+            raise ValueError(f"{caller}: {steps_name} is for generators and Sequences; arrays are cut by batch_size")
+        if y is None:
+            raise ValueError(f"{caller}: y is missing; give the targets as y, or x as a generator or Sequence of "
+                             "(x, y) batches")
+        x, y = self._pair(caller, x, y, compiled)
+        return batches(x, y, batch_size or DEFAULT_BATCH_SIZE, shuffle), y.shape
 
     def fit(self, x, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
-            validation_data=None, shuffle=True):
-        """Train for ``epochs`` passes over ``(x, y)``; returns a ``History`` whose ``history``
-        dict has ``loss``, the metrics and, with validation data, ``val_loss`` and ``val_...``."""
+            validation_data=None, shuffle=True, *, steps_per_epoch=None, validation_steps=None):
+        """Train for ``epochs`` passes over ``(x, y)``, or over ``steps_per_epoch`` batches of the
+        generator or Sequence ``x``; returns a ``History`` whose ``history`` dict has ``loss``,
+        the metrics and, with validation data (arrays ``(x, y)``, a generator or a Sequence),
+        ``val_loss`` and ``val_...``."""
         compiled = self._compiled("fit")
         if validation_data is None and validation_split:
+            if is_batch_source(x):
+                raise ValueError("fit: validation_split is only supported for NumPy arrays, not a generator or "
+                                 "Sequence; give validation_data instead")
             (x, y), validation_data = split_off_validation(x, y, validation_split)
-        train_data, y = self._data("fit", x, y, compiled, batch_size, shuffle)
+        train_data, target_shape = self._data("fit", x, y, compiled, batch_size, shuffle, steps_per_epoch,
+                                              "steps_per_epoch")
         val_data = None
-        if validation_data is not None:
+        if is_batch_source(validation_data):
+            val_data, _ = self._data("fit (validation_data)", validation_data, None, compiled, batch_size,
+                                     steps=validation_steps, steps_name="validation_steps")
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "fit: validation_data must be a tuple (x_val, y_val) (or a generator or Sequence), "
+                    f"got {type(validation_data).__name__}"
+                    + (f" of length {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else "")
+                )
             val_data, _ = self._data("fit (validation_data)", *validation_data[:2], compiled, batch_size)
         return train.fit(self, compiled.loss_with_penalty(self), compiled.optimizer_for(self), train_data,
                          epochs=epochs, val_data=val_data, callbacks=callbacks or (),
-                         metrics=compiled.metrics_for(y.shape, self.output_shape), verbose=bool(verbose))
+                         metrics=compiled.metrics_for(target_shape, self.output_shape), verbose=bool(verbose))
 
-    def evaluate(self, x, y=None, batch_size=None, verbose="auto"):
-        """The loss on ``(x, y)``, or ``[loss, metric, ...]`` when metrics were compiled."""
+    def evaluate(self, x, y=None, batch_size=None, verbose="auto", *, steps=None):
+        """The loss on ``(x, y)`` (or ``steps`` batches of a generator or Sequence ``x``), or
+        ``[loss, metric, ...]`` when metrics were compiled."""
         compiled = self._compiled("evaluate")
-        data, y = self._data("evaluate", x, y, compiled, batch_size)
+        data, target_shape = self._data("evaluate", x, y, compiled, batch_size, steps=steps)
         logs = train.evaluate(self, compiled.loss_with_penalty(self), data,
-                              compiled.metrics_for(y.shape, self.output_shape))
+                              compiled.metrics_for(target_shape, self.output_shape))
         values = list(logs.values())
         return values if len(values) > 1 else values[0]
 
-    def predict(self, x, batch_size=None, verbose="auto"):
-        """The model's outputs for ``x`` as a NumPy array (dropout off)."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None):
+        """The model's outputs for ``x`` as a NumPy array (dropout off); ``x`` may be a generator
+        or Sequence of batches ``x`` or ``(x, y)`` (``steps`` of them)."""
+        if is_batch_source(x):
+            return train.predict(self, BatchStream("predict", x, steps, "steps",
+                                                   lambda batch: self._inputs("predict", inputs_of(batch))))
+        if steps is not None:
+            raise ValueError("predict: steps is for generators and Sequences; arrays are cut by batch_size")
         return train.predict(self, self._inputs("predict", x), batch_size or DEFAULT_BATCH_SIZE)
 
     # -------------------------------------------------------------- weights and files

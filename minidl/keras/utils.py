@@ -1,5 +1,9 @@
-"""``to_categorical``: class labels to one-hot rows, for ``categorical_crossentropy``."""
+"""``md.keras.utils``: ``to_categorical`` (class labels to one-hot rows), ``get_file`` (a download
+cache) and ``Sequence`` (batches served by index), at the paths Keras gives them."""
 import numpy as np
+
+from minidl.keras.downloads import get_file  # noqa: F401  (md.keras.utils.get_file, as in Keras)
+from minidl.keras.sequence_data import Sequence  # noqa: F401  (md.keras.utils.Sequence, as in Keras)
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

@@ -1,2 +1,2 @@
-"""``md.keras.preprocessing``: ``sequence.pad_sequences``."""
-from minidl.keras.preprocessing import sequence
+"""``md.keras.preprocessing``: ``sequence.pad_sequences`` and ``image.ImageDataGenerator``."""
+from minidl.keras.preprocessing import image, sequence
