@@ -62,6 +62,24 @@ def test_document_000_cnn_with_validation_data(tensorflow, capsys):
         "conv2d", "max_pooling2d", "flatten", "dense"]
 
 
+def test_document_000_reaches_mnist_accuracy_on_real_digits(tensorflow, small_mnist):
+    """On 2,000 real MNIST digits (the document's MNIST, channels-last, scaled to [0, 1])."""
+    as_images = lambda x: x[..., None].astype(np.float32) / 255  # noqa: E731
+    namespace = run("doc000_block1.py", train_images=as_images(small_mnist["x_train"]),
+                    train_labels=small_mnist["y_train"], test_images=as_images(small_mnist["x_test"]),
+                    test_labels=small_mnist["y_test"])
+    assert namespace["test_acc"] > 0.85
+
+
+def test_document_004_decay_loop_is_pseudo_code(tensorflow):
+    """Block 004/1 calls ``model.train(X_train, y_train)``, which no Keras model has: it fails at
+    that line (Keras: AttributeError; md.keras models are also md.nn Modules, whose ``train(mode)``
+    takes no data: TypeError) before any training."""
+    model = keras.Sequential([keras.layers.Dense(10, input_shape=(4,))])
+    with pytest.raises((AttributeError, TypeError), match="train"):
+        run("doc004_block1.py", model=model, X_train=np.zeros((2, 4)), y_train=np.zeros(2), X_test=None, y_test=None)
+
+
 def test_document_004_dense_with_l2_and_validation_split(tensorflow):
     rng = np.random.default_rng(2)
     namespace = run("doc004_block2.py", X_train=rng.random((40, 20), dtype=np.float32), y_train=rng.integers(0, 10, 40))
