@@ -46,6 +46,7 @@ from minidl.ops.loss import (
     mse_loss,
     nll_loss,
 )
+from minidl.ops.normalization import batch_norm, group_norm, layer_norm
 from minidl.ops.padding import pad
 from minidl.ops.pool import avg_pool2d, max_pool2d
 from minidl.ops.sorting import argsort, sort, topk

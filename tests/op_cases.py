@@ -824,3 +824,68 @@ def _sort_topk(draw, rng):
     k = draw(st.integers(0, s[dim] if s else 1))
     largest = draw(st.booleans())
     return [normal(rng, s)], lambda t: tuple(F.topk(t, k, dim, largest)), lambda t: tuple(torch.topk(t, k, dim, largest))
+
+
+# ----------------------------------------------------------------------------- normalization
+def _affine(draw, rng, shape):
+    """Weight and bias of ``shape`` (both, or neither: then the op runs without them)."""
+    return [normal(rng, shape), normal(rng, shape)] if draw(st.booleans()) else []
+
+
+# _FEW_VALUES: each mean is taken over at least 3 values.  Over 1 or 2, x_hat is 0 or +-1 whatever
+# x, so the input gradient is 0 up to rounding, and float32 rounding noise is all that is compared.
+
+
+def _channels_input(draw, rng, min_values=1):
+    """(N, C, *) with 0-2 spatial dims and at least ``min_values`` values per channel."""
+    s = shape(draw, min_dims=2, max_dims=4)
+    while np.prod(s) // s[1] < min_values:
+        s = (s[0] + 1,) + s[1:]
+    return normal(rng, s)
+
+
+@case("batch_norm_train")
+def _batch_norm_train(draw, rng):
+    """Batch statistics: the gradient flows through the mean and variance too."""
+    x = _channels_input(draw, rng, min_values=3)
+    return (
+        [x, *_affine(draw, rng, x.shape[1])],
+        lambda x, *wb: F.batch_norm(x, None, None, *wb, training=True),
+        lambda x, *wb: TF.batch_norm(x, None, None, *wb, training=True),
+    )
+
+
+@case("batch_norm_eval")
+def _batch_norm_eval(draw, rng):
+    """Running statistics: constants, in the input's dtype."""
+    x = _channels_input(draw, rng)
+    mean, var = normal(rng, x.shape[1]), positive(rng, x.shape[1])
+    return (
+        [x, *_affine(draw, rng, x.shape[1])],
+        lambda x, *wb: F.batch_norm(x, md.tensor(mean, dtype=x.dtype), md.tensor(var, dtype=x.dtype), *wb),
+        lambda x, *wb: TF.batch_norm(x, torch.tensor(mean, dtype=x.dtype), torch.tensor(var, dtype=x.dtype), *wb),
+    )
+
+
+@case("layer_norm")
+def _layer_norm(draw, rng):
+    s = shape(draw, min_dims=1, min_side=3)  # see _FEW_VALUES
+    normalized_shape = s[len(s) - draw(st.integers(1, len(s))):]
+    return (
+        [normal(rng, s), *_affine(draw, rng, normalized_shape)],
+        lambda x, *wb: F.layer_norm(x, normalized_shape, *wb),
+        lambda x, *wb: TF.layer_norm(x, normalized_shape, *wb),
+    )
+
+
+@case("group_norm")
+def _group_norm(draw, rng):
+    groups, per_group = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    s = (draw(st.integers(1, 3)), groups * per_group) + shape(draw, max_dims=2)
+    if np.prod(s[1:]) // groups < 3:  # see _FEW_VALUES
+        s = s + (3,)
+    return (
+        [normal(rng, s), *_affine(draw, rng, s[1])],
+        lambda x, *wb: F.group_norm(x, groups, *wb),
+        lambda x, *wb: TF.group_norm(x, groups, *wb),
+    )

@@ -14,6 +14,7 @@ from minidl.nn.losses import (
     NLLLoss,
 )
 from minidl.nn.module import Module, Parameter, StateDictError
+from minidl.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from minidl.nn.pooling import AvgPool2d, MaxPool2d
 from minidl.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minidl.nn import utils

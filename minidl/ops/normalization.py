@@ -1,0 +1,175 @@
+"""Normalisation: batch_norm, layer_norm, group_norm, all three through one fused Function.
+
+Each one normalises x with a mean and a variance taken over some axes, then scales and shifts:
+
+    x_hat = (x - mean) * inv_std,   inv_std = 1 / sqrt(var + eps),   out = gamma * x_hat + beta
+
+They differ only in the axes (batch norm: every axis but the channels; layer norm: the last
+``len(normalized_shape)`` axes of each sample; group norm: each group of channels of each sample)
+and in where the statistics come from (the input itself, or batch norm's running estimates).
+"""
+import math
+import numbers
+
+from minidl.autograd import Function, sum_to_shape
+from minidl.grad_mode import no_grad
+from minidl.ops.common import as_floating_tensor, promote_operands
+from minidl.tensor import Tensor
+
+
+class Normalize(Function):
+    """out = gamma * x_hat + beta,  x_hat = (x - mean) * inv_std,  inv_std = 1 / sqrt(var + eps).
+
+    x is seen as ``stat_shape`` and ``mean``/``var`` (biased) broadcast over its ``axes``; gamma
+    and beta (either may be absent) are seen as ``param_shape``, broadcast against x.
+
+    Backward, with g_hat = gamma * g and N the number of elements each mean is taken over:
+        dgamma = sum(g * x_hat),  dbeta = sum(g)   (summed over the axes gamma is broadcast along)
+        dx = (1/N) * inv_std * (N * g_hat - sum(g_hat) - x_hat * sum(g_hat * x_hat))   (sums over ``axes``)
+    when the statistics are the input's own (``batch_stats``): the whole backward of mean, var
+    and division in one formula.  Batch norm's gamma is constant over the axes, so this is the
+    textbook dx = (1/N) * gamma * inv_std * (N*g - sum(g) - x_hat * sum(g * x_hat)).  With given
+    statistics (batch norm in eval mode) they are constants: dx = inv_std * g_hat.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *affine, mean, var, eps, stat_shape, axes, param_shape, has_weight, has_bias, batch_stats):
+        weight = affine[0] if has_weight else None
+        bias = affine[-1] if has_bias else None
+        inv_std = 1 / (var + eps) ** 0.5
+        x_hat = ((x.reshape(stat_shape) - mean) * inv_std).reshape(x.shape)
+        out = x_hat if weight is None else x_hat * weight.reshape(param_shape)
+        if bias is not None:
+            out = out + bias.reshape(param_shape)
+        ctx.save_for_backward(x_hat, inv_std, weight)
+        ctx.layout = stat_shape, axes, param_shape, None if bias is None else bias.shape, batch_stats
+        return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_hat, inv_std, weight = ctx.saved
+        stat_shape, axes, param_shape, bias_shape, batch_stats = ctx.layout
+        g_hat = (grad if weight is None else grad * weight.reshape(param_shape)).reshape(stat_shape)
+        if batch_stats:
+            h = x_hat.reshape(stat_shape)
+            n = math.prod(stat_shape[a] for a in axes)
+            dx = inv_std / n * (n * g_hat - g_hat.sum(axes, keepdims=True) - h * (g_hat * h).sum(axes, keepdims=True))
+        else:
+            dx = g_hat * inv_std
+        grads = [dx.reshape(grad.shape)]
+        needs = iter(ctx.needs_input_grad[1:])
+        if weight is not None:
+            grads.append(_param_grad(grad * x_hat, param_shape, weight.shape) if next(needs) else None)
+        if bias_shape is not None:
+            grads.append(_param_grad(grad, param_shape, bias_shape) if next(needs) else None)
+        return tuple(grads)
+
+
+def _param_grad(grad, param_shape, shape):
+    """Sum a gradient of x's shape over the axes a parameter of ``param_shape`` is broadcast along."""
+    return sum_to_shape(grad, param_shape).reshape(shape)
+
+
+def _normalize(op, x, weight, bias, eps, stat_shape, axes, param_shape, stats=None):
+    """``Normalize`` of x with the given (mean, var) ``stats`` (arrays broadcasting over x seen as
+    ``stat_shape``), or with x's own mean and biased variance over ``axes`` when None.
+    Returns (out, mean, var)."""
+    tensors = promote_operands(op, x, *(t for t in (weight, bias) if t is not None))
+    x = tensors[0]
+    if stats is None:
+        view = x.array.reshape(stat_shape)
+        mean = view.mean(axes, keepdims=True)
+        var = ((view - mean) ** 2).mean(axes, keepdims=True)
+    else:
+        mean, var = (s.reshape(param_shape).astype(x.dtype, copy=False) for s in stats)
+    out = Normalize.apply(
+        *tensors, mean=mean, var=var, eps=eps, stat_shape=stat_shape, axes=axes, param_shape=param_shape,
+        has_weight=weight is not None, has_bias=bias is not None, batch_stats=stats is None,
+    )
+    return out, mean, var
+
+
+def _check_shape(op, name, tensor, expected, input_shape):
+    if tensor is not None and tuple(tensor.shape) != tuple(expected):
+        raise ValueError(f"{op}: expected {name} of shape {tuple(expected)} for an input of shape {input_shape}, "
+                         f"got {name} of shape {tuple(tensor.shape)}")
+
+
+def check_batch_norm_input(op, x, num_features, training):
+    """The checks batch norm makes before touching anything: (N, C, ...) with C == num_features,
+    and, when training, more than one value per channel to take a variance over."""
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected an input of shape (N, C, ...), got shape {tuple(x.shape)}")
+    if x.shape[1] != num_features:
+        raise ValueError(f"{op}: expected an input of shape (N, {num_features}, ...) ({num_features} channels), "
+                         f"got shape {tuple(x.shape)}")
+    if training and math.prod(x.shape) // num_features == 1:
+        raise ValueError(f"{op}: Expected more than 1 value per channel when training, got input size {tuple(x.shape)}")
+
+
+def _update_running(running, batch_stat, momentum):
+    """running = (1 - momentum) * running + momentum * batch_stat, written in place (no graph)."""
+    with no_grad():
+        running.copy_(Tensor(running.array * (1 - momentum) + batch_stat.reshape(running.shape) * momentum))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise (N, C, *) per channel c over the batch and every other axis, then y = gamma * x_hat + beta.
+
+    Training: with the batch's mean and biased variance; the running estimates, when given, are
+    updated in place as running = (1 - momentum) * running + momentum * batch_stat, the variance
+    with the *unbiased* batch variance (times n / (n - 1)), as PyTorch.  Otherwise: with
+    ``running_mean`` and ``running_var``.  Nothing is updated when the call raises.
+    """
+    x = as_floating_tensor("batch_norm", input)
+    channels = x.shape[1] if x.ndim >= 2 else 0
+    check_batch_norm_input("batch_norm", x, channels, training)
+    for name, tensor in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        _check_shape("batch_norm", name, tensor, (channels,), tuple(x.shape))
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
+    axes = (0,) + tuple(range(2, x.ndim))
+    param_shape = (1, channels) + (1,) * (x.ndim - 2)
+    if not training:
+        stats = (running_mean.array, running_var.array)
+        return _normalize("batch_norm", x, weight, bias, eps, x.shape, axes, param_shape, stats)[0]
+    out, mean, var = _normalize("batch_norm", x, weight, bias, eps, x.shape, axes, param_shape)
+    n = math.prod(x.shape) // channels
+    if running_mean is not None:
+        _update_running(running_mean, mean, momentum)
+    if running_var is not None:
+        _update_running(running_var, var * (n / (n - 1)), momentum)
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample over its last ``len(normalized_shape)`` axes, then y = gamma * x_hat + beta
+    (gamma and beta of shape ``normalized_shape``, elementwise)."""
+    x = as_floating_tensor("layer_norm", input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ValueError(f"layer_norm: expected an input of shape (*, {', '.join(map(str, shape))}) "
+                         f"(normalized_shape={shape}), got shape {tuple(x.shape)}")
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        _check_shape("layer_norm", name, tensor, shape, tuple(x.shape))
+    axes = tuple(range(x.ndim - k, x.ndim))
+    return _normalize("layer_norm", x, weight, bias, eps, x.shape, axes, shape)[0]
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Split the C channels of (N, C, *) into ``num_groups`` groups and normalise each group of
+    each sample over its channels and positions; then y = gamma * x_hat + beta per channel."""
+    x = as_floating_tensor("group_norm", input)
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise ValueError(f"group_norm: expected an input of shape (N, C, ...) with C divisible by "
+                         f"num_groups={num_groups}, got shape {tuple(x.shape)}")
+    n, channels = x.shape[:2]
+    if n * math.prod(x.shape[2:]) * channels // num_groups == 1:  # PyTorch's check, kept as it is
+        raise ValueError(f"group_norm: Expected more than 1 value per channel when training, got input size "
+                         f"{tuple(x.shape)} with num_groups={num_groups}")
+    for name, tensor in (("weight", weight), ("bias", bias)):
+        _check_shape("group_norm", name, tensor, (channels,), tuple(x.shape))
+    stat_shape = (n, num_groups, math.prod(x.shape[1:]) // num_groups)
+    param_shape = (1, channels) + (1,) * (x.ndim - 2)
+    return _normalize("group_norm", x, weight, bias, eps, stat_shape, (2,), param_shape)[0]
