@@ -15,7 +15,8 @@ def summary_text(model):
 
     rule = "=" * sum(widths)
     total = model.count_params()
+    trainable = sum(p.array.size for p in model.parameters() if p.requires_grad)  # the rest: moving statistics
     return "\n".join([
         f'Model: "{model.name}"', rule, line(HEADER), rule, *map(line, rows), rule,
-        f"Total params: {total:,}", f"Trainable params: {total:,}", "Non-trainable params: 0",
+        f"Total params: {total:,}", f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}",
     ])

@@ -3,6 +3,7 @@ from minidl.keras.layers.base import Layer
 from minidl.keras.layers.conv import Conv2D
 from minidl.keras.layers.core import Activation, Dense, Dropout, Embedding
 from minidl.keras.layers.input import Input, InputLayer
+from minidl.keras.layers.normalization import BatchNormalization, LayerNormalization
 from minidl.keras.layers.pooling import (
     AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D,
 )
@@ -10,6 +11,6 @@ from minidl.keras.layers.recurrent import GRU, LSTM, SimpleRNN
 from minidl.keras.layers.reshaping import Flatten, Reshape
 
 KNOWN = {cls.__name__: cls for cls in (
-    Activation, AveragePooling2D, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D,
-    GlobalMaxPooling2D, GRU, LSTM, MaxPooling2D, Reshape, SimpleRNN,
+    Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D,
+    GlobalMaxPooling2D, GRU, LayerNormalization, LSTM, MaxPooling2D, Reshape, SimpleRNN,
 )}
