@@ -68,15 +68,43 @@ def _cell(value):
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def cpu_model_and_vector_extensions():
+    """The CPU's model name and its SIMD extensions (AVX2, AVX-512 ...), from /proc/cpuinfo."""
+    fields = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:  # not Linux
+        return platform.processor() or platform.machine(), []
+    flags = fields.get("flags", "").split()
+    vectors = sorted(f for f in flags if f.startswith(("avx", "sse4", "fma", "amx")))
+    return fields.get("model name", platform.machine()), vectors
+
+
+def blas():
+    """NumPy's BLAS library, its version and the kernel it runs (threadpoolctl), with the
+    OPENBLAS_* variables in force."""
+    from threadpoolctl import threadpool_info
+
+    libraries = [{key: info.get(key) for key in ("internal_api", "version", "architecture", "num_threads")}
+                 for info in threadpool_info() if info.get("user_api") == "blas"]
+    variables = {name: value for name, value in os.environ.items() if name.startswith("OPENBLAS_")}
+    return {"libraries": libraries, "environment": variables}
+
+
 def machine():
-    """What the numbers were measured on."""
+    """What the numbers were measured on: CPU model, vector extensions, BLAS and its kernel."""
     import numpy
     import torch
 
+    cpu_model, vector_extensions = cpu_model_and_vector_extensions()
     return {
         "date": datetime.date.today().isoformat(),
+        "cpu_model": cpu_model,
+        "vector_extensions": vector_extensions,
+        "blas": blas(),
         "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": numpy.__version__,

@@ -29,7 +29,8 @@ def test_tutorial_is_jupytext_percent(path):
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)
 def test_tutorial_runs(path, tmp_path, repo_env):
-    env = dict(repo_env, MINIDL_FAST="1", MPLBACKEND="Agg", MINIDL_FIGURES=str(tmp_path))
+    env = dict(repo_env, MINIDL_FAST="1", MPLBACKEND="Agg", MINIDL_FIGURES=str(tmp_path),
+               MINIDL_MOVIE_REVIEWS=str(ROOT.parent / "shared" / "data" / "text" / "mr"))
     result = subprocess.run(
         [sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
@@ -43,3 +44,9 @@ def test_tutorial_reads_its_device_from_minidl_device(path):
     """``MINIDL_DEVICE=cuda`` runs a tutorial on a GPU; the GPU self-check (benchmarks/gpu_selfcheck.py,
     run on the CuPy stand-in by tests/test_fake_cuda_process.py) runs every tutorial that way."""
     assert 'os.environ.get("MINIDL_DEVICE", "cpu")' in path.read_text(), f"{path.name}: no MINIDL_DEVICE"
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.name)
+def test_tutorial_does_not_read_its_script_path(path):
+    """A Jupyter kernel has no ``__file__``: a tutorial that reads it fails in its first cell."""
+    assert "__file__" not in path.read_text(), f"{path.name} reads __file__"

@@ -47,7 +47,7 @@ import minidl as md
 from minidl.autograd import Function, iter_backward
 from minidl.testing import GradcheckError, gradcheck
 
-FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
+FIGURES = Path(os.environ.get("MINIDL_FIGURES", "figures"))  # beside the run: a notebook knows no script path
 FIGURES.mkdir(parents=True, exist_ok=True)
 DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
 

@@ -50,7 +50,7 @@ from kernels import cpu as cpu_kernels
 from minidl import functional as F
 from minidl.testing import gradcheck
 
-FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
+FIGURES = Path(os.environ.get("MINIDL_FIGURES", "figures"))  # beside the run: a notebook knows no script path
 FIGURES.mkdir(parents=True, exist_ok=True)
 FAST = bool(os.environ.get("MINIDL_FAST"))  # a quick run: shorter training and timing
 DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)

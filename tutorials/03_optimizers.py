@@ -46,7 +46,7 @@ import numpy as np
 import minidl as md
 from minidl.optim import lr_scheduler
 
-FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
+FIGURES = Path(os.environ.get("MINIDL_FIGURES", "figures"))  # beside the run: a notebook knows no script path
 FIGURES.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("MINIDL_FAST") == "1"  # CI runs the tutorials in a fast mode: fewer steps
 STEPS = 60 if FAST else 1000

@@ -56,11 +56,11 @@ import minidl.functional as F
 from minidl import nn
 from minidl.data import Vocabulary, batches_by_length, load_sentence_polarity, pad_sequences, tokenize
 
-FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
+FIGURES = Path(os.environ.get("MINIDL_FIGURES", "figures"))  # beside the run: a notebook knows no script path
 FIGURES.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("MINIDL_FAST") == "1"  # CI runs the tutorials in a fast mode: less data, one epoch
 DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
-MOVIE_REVIEWS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text" / "mr"
+MOVIE_REVIEWS = Path(os.environ.get("MINIDL_MOVIE_REVIEWS", "../shared/data/text/mr"))  # from the repository root
 
 
 def heading(title):
@@ -384,7 +384,8 @@ for sentence in ["the plot was good", "the plot was not good", "not boring and a
 # one-sentence reviews. It is not shipped with minidl. The variable `MOVIE_REVIEWS`, set at the top
 # of this script, points at the folder holding its two files `rt-polarity.pos` and `rt-polarity.neg`
 # (sentence polarity dataset v1.0, from Cornell's movie-review data page); it is
-# `../shared/data/text/mr/` beside the repository, so change that line to use your own copy. When
+# `../shared/data/text/mr/` from the repository root unless the environment variable
+# `MINIDL_MOVIE_REVIEWS` names another folder: set it (or change that line) to use your own copy. When
 # the files are there, we train the same model on them with the same tokenizer, vocabulary and
 # padding; otherwise this section is skipped, saying where it looked. Published results on this set
 # are about 76-81% accuracy (10-fold cross-validation); our small LSTM, trained from scratch for

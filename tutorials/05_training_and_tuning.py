@@ -42,7 +42,7 @@ import minidl as md
 from minidl.data import DataLoader, Standardizer, TensorDataset, augment, load_digits, train_test_split
 from minidl.train import metrics
 
-FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
+FIGURES = Path(os.environ.get("MINIDL_FIGURES", "figures"))  # beside the run: a notebook knows no script path
 FIGURES.mkdir(parents=True, exist_ok=True)
 RUN = Path(tempfile.mkdtemp(prefix="minidl-tutorial05-"))  # the checkpoint and the CSV log go here
 FAST = os.environ.get("MINIDL_FAST") == "1"  # CI runs the tutorials in a fast mode: fewer epochs

@@ -55,7 +55,7 @@ from minidl.compress import (
 from minidl.ensemble import VotingClassifier, accuracy
 from minidl.tune.examples import digits_splits, make_mlp, train_classifier
 
-FIGURES = Path(os.environ.get("MINIDL_FIGURES", Path(__file__).parent / "figures"))
+FIGURES = Path(os.environ.get("MINIDL_FIGURES", "figures"))  # beside the run: a notebook knows no script path
 FIGURES.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("MINIDL_FAST") == "1"  # CI runs the tutorials in a fast mode
 DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
