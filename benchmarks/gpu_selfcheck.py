@@ -27,8 +27,8 @@ DEVICE_TEST_FILES = [
     "test_device_training.py",
     "test_optim.py",
     "test_cuda_launch.py",
-    "test_device_tutorials_01_02.py",
-    "test_device_tutorials_05_06.py",
+    "test_device_tutorials_01_04.py",
+    "test_device_tutorials_06_07.py",
 ]
 
 

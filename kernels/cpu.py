@@ -38,10 +38,14 @@ def _renamed(fn, suffix):
     return copy
 
 
-def kernel(fn):
-    """Compile ``fn`` as a parallel and a serial kernel; call the serial one for small arrays."""
-    parallel = njit(parallel=True, cache=True, error_model="numpy")(fn)
-    serial = njit(cache=True, error_model="numpy")(_renamed(fn, "_serial"))
+def kernel(fn=None, *, fastmath=False):
+    """Compile ``fn`` as a parallel and a serial kernel; call the serial one for small arrays.
+    ``fastmath``: Numba's flags (e.g. ``{"reassoc", "contract"}`` to vectorize sums)."""
+    if fn is None:
+        return lambda fn: kernel(fn, fastmath=fastmath)
+    options = dict(cache=True, error_model="numpy", fastmath=fastmath)
+    parallel = njit(parallel=True, **options)(fn)
+    serial = njit(**options)(_renamed(fn, "_serial"))
 
     def run(*args):
         largest = max(a.size for a in args if hasattr(a, "size"))

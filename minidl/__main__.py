@@ -22,6 +22,33 @@ def run_demo(args):
     train_digits_mlp(args.epochs, args.lr, args.batch_size, args.hidden, args.seed)
 
 
+def run_explain(args):
+    """Run ``python -m minidl explain``: write the backprop page; a bad --out gives one error line."""
+    from minidl.viz.backprop_explain import explain_first_step
+
+    try:
+        page = explain_first_step(args.out, seed=args.seed)
+    except OSError as err:
+        print("error: " + str(err), file=sys.stderr)
+        return 1
+    print(f"wrote {page.path} ({len(page.html) / 1e6:.1f} MB): open it in a browser, then use the arrow keys")
+    return 0
+
+
+def add_explain_command(commands):
+    explain = commands.add_parser(
+        "explain",
+        help="write a page that steps through the backward pass of the digits MLP's first training step",
+        description="Record the digits MLP's first minibatch (the demo's model, split and batch order) and write "
+        "one self-contained HTML page that steps through its forward pass and then its backward pass, node by "
+        "node, with every gradient the engine computes.",
+        formatter_class=DefaultsHelpFormatter,
+    )
+    explain.add_argument("--out", default="backprop.html", metavar="PATH", help="the HTML file to write")
+    explain.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="seeds the weights and the batch")
+    explain.set_defaults(run=run_explain)
+
+
 def run_train(args):
     """Run ``python -m minidl train``; bad input ends with one line on stderr and exit code 1
     (2 for options that do not fit together), never a traceback."""
@@ -121,6 +148,7 @@ def build_parser():
     demo.set_defaults(run=run_demo, **{k: v for k, v in DEMO_DEFAULTS.items() if k != "log"})
     add_train_command(commands)
     add_tune_parser(commands)
+    add_explain_command(commands)
     return parser
 
 

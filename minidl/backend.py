@@ -8,6 +8,7 @@ It also keeps the two pieces of global state a user may change: the default floa
 (``set_default_dtype`` / ``default_dtype``) and the random generator (``manual_seed``).
 """
 import contextlib
+import numbers
 import os
 
 import numpy as np
@@ -141,9 +142,22 @@ def to_device(array, device):
 
 
 def scatter_add(target, index, values):
-    """``target[index] += values`` where repeated indices accumulate (in place)."""
-    xp = get_array_module(target)
-    xp.add.at(target, index, values)
+    """``target[index] += values`` where repeated indices accumulate (in place).  A basic index
+    (ints, slices, None, ...) names every position once, so plain ``+=`` is exact there, and far
+    faster than ``add.at``, which only integer and boolean arrays need."""
+    if _is_basic_index(index):
+        target[index] += values
+    else:
+        get_array_module(target).add.at(target, index, values)
+
+
+def _is_basic_index(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(
+        part is None or part is Ellipsis or isinstance(part, slice)
+        or (isinstance(part, numbers.Integral) and not isinstance(part, bool))
+        for part in parts
+    )
 
 
 def erf(array):

@@ -88,3 +88,4 @@ from minidl.ops.shape import (
 
 clip = clamp
 from minidl.ops.recurrent import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell, unbind
+from minidl.ops.attention import scaled_dot_product_attention

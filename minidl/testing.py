@@ -6,7 +6,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.autograd import no_grad
-from minidl.exercises import EXERCISES, Verdict, check_exercise
+from minidl.exercises import EXERCISES, Verdict, check_exercise, progress
 from minidl.ops.arithmetic import where
 from minidl.tensor import Tensor, tensor
 

@@ -27,6 +27,13 @@ def _one_thread_for_small_matrices():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _exercise_progress_in_tmp(tmp_path_factory, monkeypatch):
+    """``check_exercise`` remembers passes in a file; tests must never touch the learner's
+    ``~/.minidl/progress.json``."""
+    monkeypatch.setenv("MINIDL_PROGRESS", str(tmp_path_factory.getbasetemp() / "progress.json"))
+
+
 @pytest.fixture
 def float64():
     """Run a test with float64 as minidl's default dtype."""
@@ -43,6 +50,40 @@ def repo_env():
 
     root = str(Path(__file__).resolve().parents[1])
     return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+
+
+def tutorial_env(scratch):
+    """A tutorial's environment: fast mode, figures and exercise progress in ``scratch``, the movie
+    reviews from ../shared where they are (tutorial 05 falls back to synthetic sentences)."""
+    from pathlib import Path
+
+    reviews = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "mr"
+    return {"MINIDL_FAST": "1", "MPLBACKEND": "Agg", "MINIDL_FIGURES": str(scratch),
+            "MINIDL_PROGRESS": str(scratch / "progress.json"), "MINIDL_MOVIE_REVIEWS": str(reviews)}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tutorial_runs(tmp_path_factory):
+    """Run a tutorial as a script once per test session (on first use), for every test that reads
+    its output: ``tutorial_runs(path) -> (CompletedProcess, folder of its figures and pages)``."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    python_path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    runs = {}
+
+    def run(path):
+        if path.name not in runs:
+            scratch = tmp_path_factory.mktemp(path.stem)
+            env = dict(os.environ, PYTHONPATH=python_path, **tutorial_env(scratch))
+            result = subprocess.run([sys.executable, str(path)], cwd=scratch, env=env,
+                                    capture_output=True, text=True, timeout=300)  # fmt: skip
+            runs[path.name] = (result, scratch)
+        return runs[path.name]
+
+    return run
 
 
 FAKE_CUDA = os.environ.get("MINIDL_FAKE_CUDA") == "1"

@@ -889,3 +889,30 @@ def _group_norm(draw, rng):
         lambda x, *wb: F.group_norm(x, groups, *wb),
         lambda x, *wb: TF.group_norm(x, groups, *wb),
     )
+
+
+# ----------------------------------------------------------------------------- attention
+@case("scaled_dot_product_attention")
+def _scaled_dot_product_attention(draw, rng):
+    """q (*, L, E), k (*, S, E), v (*, S, Ev) with broadcasting batch dims; no mask, a bool mask
+    (True = attend; rows with no True give zeros), a float mask (differentiable) broadcasting to
+    the scores (*, L, S), or is_causal; the default scale or another."""
+    batch_q, batch_kv = broadcast_pair(draw, max_dims=2)
+    length, source, features, value_features = (draw(st.integers(1, 4)) for _ in range(4))
+    scores = np.broadcast_shapes(batch_q, batch_kv) + (length, source)
+    # masks of at least 2 dims: torch raises for a 0-d or 1-d mask when q is 4-d (not when it is 3-d)
+    suffix = scores[draw(st.integers(0, len(scores) - 2)):]
+    mask_shape = tuple(n if draw(st.booleans()) else 1 for n in suffix)
+    kind = draw(st.sampled_from(["none", "bool", "float", "causal"]))
+    options = {"is_causal": kind == "causal", "scale": draw(st.sampled_from([None, 0.7]))}
+    inputs = [normal(rng, batch_q + (length, features)), normal(rng, batch_kv + (source, features)),
+              normal(rng, batch_kv + (source, value_features))]
+    if kind == "bool":
+        inputs.append(rng.random(mask_shape) > 0.3)
+    elif kind == "float":
+        inputs.append(normal(rng, mask_shape))
+    return (
+        inputs,
+        lambda q, k, v, *mask: F.scaled_dot_product_attention(q, k, v, *mask, **options),
+        lambda q, k, v, *mask: TF.scaled_dot_product_attention(q, k, v, *mask, **options),
+    )

@@ -1,5 +1,7 @@
-"""md.compress: exact pruning amounts, masks that hold through training, int8 error bounds and
-sizes, and accuracy before and after on a small trained digits model."""
+"""md.compress: exact pruning amounts, masks that hold through training, int8 (and 2- to 16-bit)
+error bounds and sizes, and accuracy before and after on a small trained digits model."""
+import re
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from minidl import nn
 from minidl.compress import (
     KeepPruned,
     compression_report,
+    dequantize,
     load_quantized,
     model_size_bytes,
     prunable_weights,
@@ -105,6 +108,50 @@ def test_int8_round_trip_error_is_at_most_half_a_step():
 def test_all_zero_weights_quantize_to_zero():
     q, scale = quantize_tensor(np.zeros((2, 3)), per_channel=True)
     assert (q == 0).all() and (scale == 1).all()
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8, 12, 16])
+def test_bits_set_the_integer_grid_and_the_error_bound(bits):
+    w = np.random.default_rng(1).standard_normal((8, 5)).astype(np.float32)
+    qmax = 2 ** (bits - 1) - 1
+    for per_channel in (False, True):
+        q, scale = quantize_tensor(w, per_channel, bits=bits)
+        assert q.dtype == (np.int8 if bits <= 8 else np.int16)
+        assert np.abs(q).max() == qmax
+        max_abs = np.abs(w).max(axis=1 if per_channel else None, keepdims=per_channel)
+        np.testing.assert_allclose(scale, max_abs / qmax, rtol=1e-6)
+        assert (np.abs(dequantize(q, scale) - w) <= scale / 2 * (1 + 1e-6)).all()
+
+
+def test_every_bit_fewer_about_doubles_the_error():
+    w = np.random.default_rng(2).standard_normal((64, 64)).astype(np.float32)
+    errors = [np.abs(dequantize(*quantize_tensor(w, bits=bits)) - w).mean() for bits in (4, 5, 6, 7, 8)]
+    ratios = np.array(errors[:-1]) / np.array(errors[1:])
+    assert ((1.7 < ratios) & (ratios < 2.3)).all(), ratios
+    assert quantize_tensor(w)[0].tolist() == quantize_tensor(w, bits=8)[0].tolist()  # int8 is the default
+
+
+@pytest.mark.parametrize("bits", [1, 17, 0, -8, 4.0, True, "8", None])
+def test_bits_outside_2_to_16_are_refused_naming_the_function(bits):
+    w = np.ones((2, 3), dtype=np.float32)
+    message = rf"quantize_tensor: bits must be an integer from 2 to 16, got {re.escape(repr(bits))}$"
+    with pytest.raises(ValueError, match=message):
+        quantize_tensor(w, bits=bits)
+    with pytest.raises(ValueError, match=r"quantize_model: bits must be an integer from 2 to 16"):
+        quantize_model(conv_net(), bits=bits)
+
+
+def test_a_quantized_model_records_its_bits_and_stores_16_bits_in_two_bytes():
+    model = conv_net()
+    four, sixteen = quantize_model(model, bits=4), quantize_model(model, bits=16)
+    assert (four.bits, sixteen.bits, quantize_model(model).bits) == (4, 16, 8)
+    assert all(np.abs(q).max() <= 7 and q.dtype == np.int8 for q, _ in four.quantized.values())
+    weights = sum(q.size for q, _ in four.quantized.values())
+    assert model_size_bytes(sixteen) - model_size_bytes(four) == weights  # one more byte per weight
+    w = model.state_dict()["3.weight"].numpy()
+    error = {bits: np.abs(load_quantized(conv_net(), qstate).state_dict()["3.weight"].numpy() - w).max()
+             for bits, qstate in ((4, four), (16, sixteen))}  # fmt: skip
+    assert error[16] < error[4] / 1000
 
 
 def test_quantized_model_is_about_four_times_smaller_and_loads_back():

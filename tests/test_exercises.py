@@ -1,4 +1,9 @@
-"""md.testing.check_exercise: every exercise passes a correct solution and fails a wrong one."""
+"""md.testing.check_exercise: every exercise passes a correct solution (ours here, and the one in
+tutorials/solutions/) and fails a wrong one; md.testing.progress() remembers the passes."""
+import importlib.util
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -79,6 +84,97 @@ def standardize(train, test, ddof=0):
     return (train - mean) / std, (test - mean) / std
 
 
+def _run_node(node, grad):
+    """Run ``node``'s backward on ``grad``: add what reaches a leaf into its ``.grad`` and return
+    ``[(parent node, its gradient)]`` for the rest."""
+    grad_inputs = node.function.backward(node.ctx, grad)
+    sent = []
+    for edge, grad_in in zip(node.edges, grad_inputs if isinstance(grad_inputs, tuple) else (grad_inputs,)):
+        if edge is not None and edge[0] is None:
+            edge[1].grad = grad_in if edge[1].grad is None else edge[1].grad + grad_in
+        elif edge is not None:
+            sent.append((edge[0], grad_in))
+    return sent
+
+
+def backward_pass(loss):
+    """The engine's walk (minidl/autograd.py iter_backward): count consumers, then run a node once
+    its count reaches 0."""
+    consumers, stack = {loss.grad_fn: 0}, [loss.grad_fn]
+    while stack:
+        node = stack.pop()
+        for parent in node.parents:
+            if parent not in consumers:
+                consumers[parent] = 0
+                stack.append(parent)
+            consumers[parent] += 1
+    order, grads, ready = [], {loss.grad_fn: np.ones(())}, [loss.grad_fn]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent, grad in _run_node(node, grads.pop(node)):
+            grads[parent] = grads.get(parent, 0) + grad
+            consumers[parent] -= 1
+            if consumers[parent] == 0:
+                ready.append(parent)
+    return order
+
+
+def depth_first_backward(loss):
+    """The naive walk: push every gradient on at once.  The values come out right (the chain rule
+    is linear), but a node read by two ops runs twice."""
+    order = []
+
+    def visit(node, grad):
+        order.append(node)
+        for parent, grad_in in _run_node(node, grad):
+            visit(parent, grad_in)
+
+    visit(loss.grad_fn, np.ones(()))
+    return order
+
+
+def matmul_backward(a, b, grad, transpose_grad_b=False):
+    grad_b = a.reshape(-1, a.shape[-1]).T @ grad.reshape(-1, grad.shape[-1])  # a batch of a: summed over it
+    return grad @ b.T, (grad_b.T if transpose_grad_b else grad_b)
+
+
+def softmax_cross_entropy_backward(logits, targets, mean=True):
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    grad = shifted / shifted.sum(axis=1, keepdims=True)
+    grad[np.arange(len(targets)), targets] -= 1
+    return grad / len(targets) if mean else grad
+
+
+def batch_norm_forward(x, gamma, beta, eps, ddof=0):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    x_hat = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, ddof=ddof, keepdims=True) + eps)
+    return gamma.reshape(shape) * x_hat + beta.reshape(shape)
+
+
+def batch_norm_backward(x, gamma, grad, eps, through_statistics=True):
+    """dx through x_hat, mu and sigma^2 (``through_statistics=False``: as if they were constants)."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    inv_std = 1 / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    x_hat = (x - x.mean(axis=axes, keepdims=True)) * inv_std
+    g_hat = gamma.reshape(shape) * grad
+    dx = g_hat * inv_std
+    if through_statistics:
+        m = x.size // x.shape[1]
+        dx = inv_std / m * (m * g_hat - g_hat.sum(axis=axes, keepdims=True) - x_hat * (g_hat * x_hat).sum(axis=axes, keepdims=True))
+    return dx, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
+
+
+def attention(q, k, v, mask, scale=None):
+    scores = q @ np.swapaxes(k, -1, -2) * (scale or 1 / np.sqrt(q.shape[-1]))
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True) @ v
+
+
 def quantize(w, levels=127):
     scale = np.abs(w).max() / levels
     return np.clip(np.round(w / scale), -levels, levels), scale
@@ -94,11 +190,40 @@ SOLUTIONS = {  # name: (a correct solution, a wrong one)
     "gru_step": (gru_step, lambda x, h, cell: gru_step(x, h, cell, gate_order="zrn")),
     "standardize": (standardize, lambda train, test: standardize(train, test, ddof=1)),
     "quantize_int8": (quantize, lambda w: quantize(w, levels=128)),
-}
+    "matmul_backward": (matmul_backward, lambda a, b, grad: matmul_backward(a, b, grad, transpose_grad_b=True)),
+    "softmax_cross_entropy_backward": (softmax_cross_entropy_backward,
+                                       lambda z, y: softmax_cross_entropy_backward(z, y, mean=False)),
+    "backward": (backward_pass, depth_first_backward),
+    "scaled_dot_product_attention": (attention, lambda q, k, v, mask: attention(q, k, v, mask, scale=1 / q.shape[-1])),
+    "batch_norm_forward": (batch_norm_forward, lambda x, gamma, beta, eps: batch_norm_forward(x, gamma, beta, eps, ddof=1)),
+    "batch_norm_backward": (batch_norm_backward,
+                            lambda x, gamma, grad, eps: batch_norm_backward(x, gamma, grad, eps, through_statistics=False)),
+}  # fmt: skip
+TUTORIAL_SOLUTIONS = sorted((Path(__file__).resolve().parents[1] / "tutorials" / "solutions").glob("[0-9][0-9]_*.py"))
 
 
-def test_every_exercise_has_a_solution_here():
+def tutorial_solutions():
+    """``{exercise name: solution}`` from the ``CHECKED`` dict of every tutorials/solutions file."""
+    checked = {}
+    for path in TUTORIAL_SOLUTIONS:
+        spec = importlib.util.spec_from_file_location(f"solutions_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        checked.update(module.CHECKED)
+    return checked
+
+
+def test_every_exercise_has_a_solution_here_and_in_the_tutorials():
     assert set(SOLUTIONS) == set(EXERCISES)
+    assert set(tutorial_solutions()) == set(EXERCISES)
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_the_tutorials_solution_passes(name):
+    solution = tutorial_solutions().get(name)
+    assert solution is not None, f"no solution for {name} in tutorials/solutions/"
+    verdict = check_exercise(name, solution)
+    assert verdict, verdict.message
 
 
 @pytest.mark.parametrize("name", SOLUTIONS)
@@ -113,6 +238,13 @@ def test_a_wrong_solution_fails_and_says_where(name):
     verdict = check_exercise(name, SOLUTIONS[name][1])
     assert not verdict
     assert verdict.message.startswith("case ") and "expected" in verdict.message
+
+
+@pytest.mark.parametrize("name, calls_the_cell", [("lstm_cell", lambda x, h, c, cell: cell(x, (h, c))),
+                                                   ("gru_step", lambda x, h, cell: cell(x, h))])
+def test_calling_the_cell_is_not_an_answer(name, calls_the_cell):
+    verdict = check_exercise(name, calls_the_cell)
+    assert not verdict and verdict.message.startswith("case 1 (") and "expected" in verdict.message
 
 
 def test_an_unfinished_exercise_is_not_done_yet():
@@ -135,8 +267,82 @@ def test_a_wrong_shape_is_named():
 
 
 def test_unknown_names_list_the_valid_ones():
-    listing = r"(?s)unknown exercise 'conv'.*conv_forward \(tutorial 02 exercise 3\).*adam_step"
+    listing = r"(?s)unknown exercise 'conv'.*adam_step.*conv_forward \(tutorial 04 exercise 3\)"
     with pytest.raises(ValueError, match=listing):
         check_exercise("conv", conv_loops)
     with pytest.raises(TypeError, match="conv_forward expects a function"):
         check_exercise("conv_forward", None)
+
+
+# ---------------------------------------------------------------- the backward-pass exercise
+def test_a_depth_first_backward_pass_is_caught_at_the_first_shared_node():
+    """Its gradients are right, so only the order shows the mistake."""
+    verdict = check_exercise("backward", depth_first_backward)
+    assert "case 2 (a diamond" in verdict.message
+    assert "the node of v1 = tanh(v0) ran before its consumer (v3 = sin(v1))" in verdict.message
+
+
+def test_a_backward_pass_that_runs_a_node_twice_is_named():
+    verdict = check_exercise("backward", lambda loss: backward_pass(loss) + [loss.grad_fn])
+    assert "ran twice" in verdict.message
+
+
+def test_a_backward_pass_that_misses_nodes_or_returns_no_order_is_told_so():
+    assert "never ran" in check_exercise("backward", lambda loss: backward_pass(loss)[:-1]).message
+    assert "return the list of nodes" in check_exercise("backward", lambda loss: None).message
+
+
+def test_a_backward_pass_out_of_order_is_named():
+    def reversed_order(loss):
+        return backward_pass(loss)[::-1]
+
+    assert "ran before its consumer" in check_exercise("backward", reversed_order).message
+
+
+def test_a_backward_pass_that_leaves_no_gradient_is_told_so():
+    def order_only(loss):
+        leaves_untouched = backward_pass(loss)
+        for node in leaves_untouched:
+            for edge in node.edges:
+                if edge is not None and edge[0] is None:
+                    edge[1].grad = None
+        return leaves_untouched
+
+    assert "has no .grad" in check_exercise("backward", order_only).message
+
+
+def test_softmax_cross_entropy_with_a_naive_exponential_fails_on_large_logits():
+    def naive(logits, targets):
+        e = np.exp(logits)
+        grad = e / e.sum(axis=1, keepdims=True)
+        grad[np.arange(len(targets)), targets] -= 1
+        return grad / len(targets)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        verdict = check_exercise("softmax_cross_entropy_backward", naive)
+    assert "case 3 (logits near +-1000" in verdict.message and "got nan" in verdict.message
+
+
+# ---------------------------------------------------------------- progress
+def test_progress_remembers_passes_across_sessions(tmp_path, monkeypatch, capsys):
+    progress_file = tmp_path / "deep" / "progress.json"
+    monkeypatch.setenv("MINIDL_PROGRESS", str(progress_file))
+    assert not any(md.testing.progress().values())
+    check_exercise("sum_to_shape", lambda grad, shape: grad)  # wrong: not recorded
+    check_exercise("sum_to_shape", sum_to_shape)
+    assert json.loads(progress_file.read_text())["passed"].keys() == {"sum_to_shape"}
+    assert list(progress_file.parent.iterdir()) == [progress_file], "a temporary file was left behind"
+    capsys.readouterr()
+    status = md.testing.progress()
+    printed = capsys.readouterr().out
+    assert status["sum_to_shape"] and not status["conv_forward"] and set(status) == set(EXERCISES)
+    assert printed.startswith(f"1 of {len(EXERCISES)} exercises passed (saved in {progress_file})")
+    assert "sum_to_shape" in printed and "passed 20" in printed and "not yet" in printed
+
+
+def test_an_unreadable_progress_file_is_reported_not_trusted(tmp_path, monkeypatch):
+    progress_file = tmp_path / "progress.json"
+    progress_file.write_text("{not json")
+    monkeypatch.setenv("MINIDL_PROGRESS", str(progress_file))
+    with pytest.warns(UserWarning, match="unreadable progress file"):
+        assert not any(md.testing.progress().values())

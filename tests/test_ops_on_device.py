@@ -102,6 +102,8 @@ LAYERS = {
     ),
     "lstm": (lambda: md.nn.LSTM(3, 4), (5, 2, 3)),
     "gru": (lambda: md.nn.GRU(3, 4, batch_first=True), (2, 5, 3)),
+    "transformer": (lambda: md.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True), (2, 5, 8)),
+    "resnet": (lambda: md.models.resnet(1, 3, depth=8), (2, 1, 8, 8)),
 }
 
 

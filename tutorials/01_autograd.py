@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -24,22 +24,21 @@
 #
 # In this tutorial we build a tiny graph by hand, look at its nodes, walk backward through it
 # node by node, and check the result twice: against `loss.backward()` and against numerical
-# derivatives. Then: gradient accumulation, `no_grad`, `detach`, broadcasting, and exercises.
+# derivatives, whose error we measure. Then: gradient accumulation, `no_grad`, `detach`,
+# broadcasting, and exercises, the last of which has you write the backward pass itself.
 #
 # Run it from the repository root as a script (`python tutorials/01_autograd.py`, with minidl
-# installed by `pip install -e .` or found through `PYTHONPATH=.`), or open it as a notebook
-# with Jupytext. Set `MINIDL_DEVICE=cuda` to run it on a GPU (with CuPy, `pip install -e ".[gpu]"`):
-# the picture of section 7 is then computed there; the single numbers of the other sections stay
-# on the CPU, where a scalar is cheapest.
+# installed by `pip install -e .` or found through `PYTHONPATH=.`), or open
+# `tutorials/01_autograd.ipynb` in Jupyter, VS Code or Colab. As a script, figures are saved to
+# `figures/` (or `$MINIDL_FIGURES`); in a notebook they appear inline. Set `MINIDL_DEVICE=cuda`
+# to run it on a GPU (with CuPy, `pip install -e ".[gpu]"`): the picture of section 7 is then
+# computed there; the single numbers of the other sections stay on the CPU, where a scalar is
+# cheapest.
 
 # %%
 import math
 import os
-from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # draw to files only, no window
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -47,8 +46,6 @@ import minidl as md
 from minidl.autograd import Function, iter_backward
 from minidl.testing import GradcheckError, gradcheck
 
-FIGURES = Path(os.environ.get("MINIDL_FIGURES", "figures"))  # beside the run: a notebook knows no script path
-FIGURES.mkdir(parents=True, exist_ok=True)
 DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
 
 # Numerical derivatives need float64: in float32 the rounding error of (f(v+eps) - f(v-eps))
@@ -220,10 +217,12 @@ print(f"dL/dw by hand: {by_hand:.6f}   autograd: {w.grad.item():.6f}")
 # `leaf_names` to see the leaves by name. (In a notebook, a step shows itself when it is the last
 # expression of a cell.)
 #
-# `md.viz.draw_graph(loss, path)` draws the graph: ops with their output shapes, the leaves that
+# `md.viz.draw_graph(loss)` draws the graph: ops with their output shapes, the leaves that
 # require grad and constants, data flowing upwards. It uses Graphviz when it is installed and a
-# matplotlib drawing otherwise; `md.viz.to_dot(loss)` gives the Graphviz text.
-# `show_grad_norms=True` adds the size of each leaf's gradient, once `backward()` has run.
+# matplotlib drawing otherwise, and returns the picture as PNG bytes; `md.viz.to_dot(loss)` gives
+# the Graphviz text. `show_grad_norms=True` adds the size of each leaf's gradient, once
+# `backward()` has run. `md.viz.show(picture, name)` shows a picture inline in a notebook and
+# saves it as `name` when run as a script; every figure of the course goes through it.
 
 # %%
 x1, w1, b1 = (leaf.detach().requires_grad_() for leaf in (x, w, b))
@@ -231,8 +230,7 @@ loss1 = forward(x1, w1, b1)[-1]
 names1 = {"x": x1, "w": w1, "b": b1}
 for step in md.autograd.step_through(loss1, leaf_names=names1):
     print(step)
-graph_path = md.viz.draw_graph(loss1, FIGURES / "01_graph.png", show_grad_norms=True, leaf_names=names1)
-print("saved", graph_path)
+md.viz.show(md.viz.draw_graph(loss1, show_grad_norms=True, leaf_names=names1), "01_graph.png")
 
 # %% [markdown]
 # ## 3. Two independent checks
@@ -276,6 +274,77 @@ numeric = central_difference(loss_value, {"x": x.item(), "w": w.item(), "b": b.i
 for name, leaf in [("x", x), ("w", w), ("b", b)]:
     difference = abs(leaf.grad.item() - numeric[name])
     print(f"{name}: autograd {leaf.grad.item():+.8f}   numeric {numeric[name]:+.8f}   differ by {difference:.0e}")
+
+# %% [markdown]
+# ### How small should $\varepsilon$ be?
+#
+# Expand $L(v \pm \varepsilon)$ in a Taylor series around $v$: in the difference the even
+# powers of $\varepsilon$ cancel, and
+#
+# $$\frac{L(v + \varepsilon) - L(v - \varepsilon)}{2\varepsilon} = L'(v) + \frac{L'''(v)}{6}\,\varepsilon^2 + O(\varepsilon^4).$$
+#
+# So the **truncation error** shrinks like $\varepsilon^2$: a ten times smaller $\varepsilon$, a
+# hundred times smaller error. But each value of $L$ is rounded to float64, with an error of up to
+# $u\,|L|$, where $u = 2^{-53} \approx 1.1 \cdot 10^{-16}$ is the unit roundoff, and the difference
+# of the two is divided by $2\varepsilon$: the **rounding error** grows like $u\,|L| / \varepsilon$.
+#
+# We measure the error of the estimate of $\partial L/\partial w$ against autograd's value (exact
+# up to rounding) for $\varepsilon$ from $10^{-1}$ down to $10^{-12}$. On log-log axes a power law
+# $\varepsilon^k$ is a straight line of slope $k$. We fit the slope on $10^{-4} \le \varepsilon \le 10^{-1}$,
+# where the rounding error, below $u\,|L| / 10^{-4} \approx 4 \cdot 10^{-14}$, is far smaller than
+# what we measure.
+
+# %%
+x0, w0, b0 = x.item(), w.item(), b.item()  # the point of section 1, kept for later sections
+exact = w.grad.item()  # autograd's dL/dw there
+EPSILONS = np.logspace(-1, -12, 45)  # four values per decade, from 0.1 down to 1e-12
+
+
+def loss_of_w(v):
+    """The loss of section 1 as a function of w alone (x and b fixed)."""
+    return loss_value(x0, v, b0)
+
+
+def difference_errors(estimate):
+    """|estimate(eps) - exact| for every eps of EPSILONS, where estimate(eps) approximates dL/dw."""
+    return np.array([abs(estimate(eps) - exact) for eps in EPSILONS])
+
+
+def fit_power_law(errors, smallest, largest):
+    """(slope, intercept) of the least-squares line through log10(error) against log10(eps),
+    for smallest <= eps <= largest."""
+    chosen = (EPSILONS >= smallest) & (EPSILONS <= largest)
+    return np.polyfit(np.log10(EPSILONS[chosen]), np.log10(errors[chosen]), 1)
+
+
+central_errors = difference_errors(lambda eps: (loss_of_w(w0 + eps) - loss_of_w(w0 - eps)) / (2 * eps))
+slope, intercept = fit_power_law(central_errors, 1e-4, 1e-1)
+rounding_slope, _ = fit_power_law(central_errors, 1e-12, 1e-8)
+best = np.argmin(central_errors)
+print(f"finite-difference error slope: {slope:.2f}")
+print(f"(fitted for 1e-4 <= eps <= 1e-1; for eps <= 1e-8 the slope is {rounding_slope:.2f})")
+print(f"smallest error {central_errors[best]:.1e}, at eps = {EPSILONS[best]:.1e}")
+
+fig, ax = plt.subplots(figsize=(6.5, 4))
+ax.axvspan(1e-4, 1e-1, color="tab:blue", alpha=0.08, label="range of the fit")
+ax.loglog(EPSILONS, central_errors, "o-", markersize=3, label="|central difference - autograd|")
+ax.loglog(EPSILONS, 10**intercept * EPSILONS**slope, "--", color="tab:blue", label=f"fit: slope {slope:.2f}")
+unit_roundoff = np.finfo(np.float64).eps / 2  # u = 2^-53
+ax.loglog(EPSILONS, unit_roundoff * abs(loss_of_w(w0)) / EPSILONS, ":", color="black", label="u |L| / eps (rounding)")
+ax.set_ylim(1e-14, 1e-2)
+ax.set_xlabel("eps")
+ax.set_ylabel("error of dL/dw")
+ax.legend(fontsize=8)
+ax.grid(alpha=0.3, which="both")
+md.viz.show(fig, "01_finite_difference_error.png")
+
+# %% [markdown]
+# From $\varepsilon = 10^{-1}$ down to about $10^{-5}$ the errors lie on the line of slope 2.
+# Below that, rounding takes over: the error grows again, like $1/\varepsilon$ (the dotted line),
+# and jumps around, because the rounding errors of the two values of $L$ are as good as random.
+# The best $\varepsilon$ balances the two, $\varepsilon^2 \sim u / \varepsilon$, near
+# $u^{1/3} \approx 5 \cdot 10^{-6}$; that is why `gradcheck` below uses $\varepsilon = 10^{-6}$, and
+# why numerical derivatives need float64: in float32, $u \approx 6 \cdot 10^{-8}$.
 
 # %% [markdown]
 # `minidl.testing.gradcheck(fn, inputs)` automates this for tensors of any shape: it compares
@@ -335,6 +404,19 @@ for step in iter_backward(y):
     show_step(step, names)
     print("  a.grad is now", a.grad)
 print("a.grad =", a.grad, " b.grad =", b.grad, "  (expected 2a + b = 10 and a = 3)")
+
+# %% [markdown]
+# The same diamond as a page to click through (arrow keys or the slider): the forward pass, then
+# each backward step with the node, the gradient it receives, its local derivative with the
+# numbers filled in, and the gradient it sends to each input. `a` feeds two ops, so the page shows
+# both contributions and their sum. `md.viz.backprop_page` records the engine's own backward pass
+# (the walk above, not a second implementation), and `md.viz.show` displays the page inline in a
+# notebook or saves it as an HTML file to open in a browser.
+
+# %%
+a_page, b_page = md.tensor(3.0, requires_grad=True), md.tensor(4.0, requires_grad=True)
+y_page = (a_page + b_page) * a_page
+md.viz.show(md.viz.backprop_page(y_page, names={"a": a_page, "b": b_page}), "01_backprop.html")
 
 # %% [markdown]
 # The same happens to an intermediate node used twice, as in $y = x \cdot x$: the engine
@@ -432,17 +514,14 @@ ax.plot(grid.numpy()[::10], 1 - curve.numpy()[::10] ** 2, "k.", label="1 - tanh(
 ax.set_xlabel("x")
 ax.legend()
 ax.grid(alpha=0.3)
-fig.tight_layout()
-figure_path = FIGURES / "01_tanh_derivative.png"
-fig.savefig(figure_path, dpi=100)
-plt.close(fig)
-print("saved", figure_path)
+md.viz.show(fig, "01_tanh_derivative.png")
 
 # %% [markdown]
 # ## 8. Exercises
 #
-# Each exercise ends with a check cell; it says "not done yet" until you fill in the code.
-# Solutions are at the very end; try first!
+# Each exercise ends with a check: a cell that says "not done yet" until you fill in the code, or,
+# for exercise 4, an **Expected observation**. Worked solutions are in
+# `tutorials/solutions/01_autograd.py`; try first!
 #
 # **Exercise 1, a new op.** $\text{softplus}(a) = \log(1 + e^a)$ is a smooth ReLU. Write its
 # backward: the derivative is $\sigma(a) = 1 / (1 + e^{-a})$. (Forward uses
@@ -510,39 +589,77 @@ def my_sum_to_shape(grad, shape):
 md.testing.check_exercise("sum_to_shape", my_sum_to_shape)  # the engine's version on several patterns
 
 # %% [markdown]
-# ## 9. Solutions
+# **Exercise 4, the one-sided difference.** The *forward difference*
+# $\big(L(w + \varepsilon) - L(w)\big) / \varepsilon$ needs one evaluation of $L$ instead of two.
+# Write it below; the cell then measures its error over the same values of $\varepsilon$ as in
+# section 3. Before you run it, predict with a Taylor expansion the slope of the truncation part,
+# and where the best $\varepsilon$ will be now.
 #
-# **1.** The chain rule gives `grad * sigmoid(a)`; computing the sigmoid as `exp(-logaddexp(0, -a))`
-# keeps it finite for large $|a|$.
+# **Expected observation:** no even terms cancel, so the error falls only like $\varepsilon$: a
+# slope of 1.00. The truncation error $\tfrac12 |L''|\,\varepsilon$ meets the rounding error
+# $u\,|L| / \varepsilon$ near $\varepsilon \approx \sqrt{u} \approx 10^{-8}$, so the smallest errors,
+# of order $10^{-9}$ (the luckiest one lower), sit near $\varepsilon = 10^{-8}$: roughly a thousand
+# times worse than the central difference's best, at an $\varepsilon$ a hundred times smaller.
 
 # %%
-heading("9. Solutions")
+def forward_difference(eps):
+    """dL/dw estimated as (L(w + eps) - L(w)) / eps at the point of section 1 (use loss_of_w and w0)."""
+    raise NotImplementedError("exercise 4")
 
 
-class SoftplusSolution(Softplus):
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved
-        return grad * np.exp(-np.logaddexp(0, -a))
-
-
-assert md.testing.check_exercise("softplus_backward", SoftplusSolution)
+try:
+    forward_errors = difference_errors(forward_difference)
+except NotImplementedError:
+    print("exercise 4: not done yet")
+else:
+    print(f"forward difference: slope {fit_power_law(forward_errors, 1e-4, 1e-1)[0]:.2f} for 1e-4 <= eps <= 1e-1; "
+          f"smallest error {forward_errors.min():.1e}, at eps = {EPSILONS[np.argmin(forward_errors)]:.1e}")  # fmt: skip
 
 # %% [markdown]
-# **2.** $y = ab + a^2 b$. Path by path: $\partial y/\partial a = b + 2ab = 5 + 20 = 25$, and
-# $\partial y/\partial b = a + a^2 = 2 + 4 = 6$.
+# **Exercise 5, write the backward pass.** `loss.backward()` is a few dozen lines of
+# `minidl/autograd.py`; write your own `backward(loss)`. What you have to work with (section 1
+# showed the edges):
+#
+# - `loss.grad_fn`, the node that made the loss: the walk starts there, with the gradient
+#   `np.ones_like(loss.array)` ($\partial L / \partial L = 1$).
+# - `node.edges`, one per input: `(parent_node, output_index)`, `(None, leaf)` or `None` (no
+#   gradient wanted). `node.parents` lists the parent nodes, once per edge: in $y \cdot y$ the node
+#   of $y$ appears twice, and it has two consumers.
+# - `node.function.backward(node.ctx, *grad_outputs)`: give it the gradient of each of the node's
+#   outputs (every node in this exercise has one output, so `output_index` is 0) and it returns
+#   the gradient for each input: one array, or a tuple of them when there are several inputs.
+#   `node.input_meta[i][0]` is the shape of input `i`: pass the gradient through
+#   `md.autograd.sum_to_shape` (exercise 3) in case the op broadcast.
+#
+# The rule of section 4: a node may run only once *all* its consumers have sent their gradient,
+# and then it runs once, on their sum. So:
+#
+# 1. walk the graph from `loss.grad_fn` once and **count the consumers** of every node (one per edge
+#    pointing at it);
+# 2. keep a list of nodes that are ready, starting with `loss.grad_fn`; take one, run its backward
+#    on the gradient it has received, and send each input's gradient along its edge: **add** it to
+#    the leaf's `.grad` (`leaf.grad = md.tensor(g)` the first time), or add it to what the parent
+#    node has received so far and take one off the parent's count; at 0 the parent is ready;
+# 3. return the list of nodes in the order their backward ran.
+#
+# `md.testing.check_exercise("backward", backward)` runs it on chains, diamonds, a reused leaf
+# and random graphs, checks the order (every node once, after all its consumers) and compares
+# the leaves' `.grad` with the engine's. A depth-first recursion that follows every edge gets the
+# gradients right but runs a shared node once per path, which the check rejects: in a stack of
+# diamonds the number of paths doubles with every level. When yours passes, compare it with
+# `iter_backward` in `minidl/autograd.py`, the engine's version of the same walk.
 
 # %%
-check_prediction({"a": 25.0, "b": 6.0})
+def backward(loss):
+    """Run the backward pass of ``loss``, filling each leaf's .grad; return the nodes in the order
+    their backward ran."""
+    raise NotImplementedError("exercise 5")
+
+
+md.testing.check_exercise("backward", backward)
 
 # %% [markdown]
-# **3.** Sum away the leading axes, then the stretched ones (keeping them as size 1).
+# Which exercises of the course have you passed so far? (`check_exercise` remembers every pass.)
 
 # %%
-def sum_to_shape_solution(grad, shape):
-    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1)
-    return grad.sum(axis=stretched, keepdims=True)
-
-
-assert md.testing.check_exercise("sum_to_shape", sum_to_shape_solution)
+md.testing.progress()

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -27,27 +27,26 @@
 # the same defaults and arithmetic as `torch.optim`, so trajectories agree with PyTorch step for step.
 #
 # We will: check one step of each against the formula; race the four on three 2-D surfaces and
-# watch their paths; see what learning-rate schedules do; and find out why multiplying the learning
-# rate by 0.1 every epoch stops learning for good. Run it as a script
-# (`python tutorials/03_optimizers.py`) or open it as a notebook with Jupytext. Set
+# watch their paths; run SGD on both sides of its stability limit and measure momentum's top
+# speed; see what learning-rate schedules do; and find out why multiplying the learning rate by
+# 0.1 every epoch stops learning for good. The training loop of tutorial 02 calls
+# `optimizer.step()`; this is what happens inside it.
+#
+# Run it as a script (`python tutorials/03_optimizers.py`, figures saved to `figures/`) or open
+# `tutorials/03_optimizers.ipynb` in Jupyter, VS Code or Colab (figures inline). Set
 # `MINIDL_DEVICE=cuda` to run the races and the training on a GPU (with CuPy installed).
 
 # %%
 import math
 import os
-from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # draw to files only, no window
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LogNorm
 
 import minidl as md
 from minidl.optim import lr_scheduler
 
-FIGURES = Path(os.environ.get("MINIDL_FIGURES", "figures"))  # beside the run: a notebook knows no script path
-FIGURES.mkdir(parents=True, exist_ok=True)
 FAST = os.environ.get("MINIDL_FAST") == "1"  # CI runs the tutorials in a fast mode: fewer steps
 STEPS = 60 if FAST else 1000
 DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
@@ -66,14 +65,6 @@ def finish_epoch_axes(*axes):
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9)
-
-
-def save(fig, name):
-    if not FAST:  # fast mode only checks that the figures are drawn: skip the costly layout pass
-        fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=40 if FAST else 100)
-    plt.close(fig)
-    print("saved", FIGURES / name)
 
 
 # %% [markdown]
@@ -174,11 +165,12 @@ for name, optimizer_class in OPTIMIZERS.items():
 heading("3. The race")
 
 
-def descend(surface, name, steps=STEPS):
-    """Minimize the surface with optimizer ``name`` at its tuned learning rate; return the path
-    (steps + 1 points) and the loss before each step."""
+def descend(surface, name, steps=STEPS, lr=None, **options):
+    """Minimize the surface with optimizer ``name`` at its tuned learning rate (or ``lr``, and
+    further ``options`` such as ``momentum``); return the path (steps + 1 points) and the loss
+    before each step."""
     w = md.tensor(surface["start"], requires_grad=True, device=DEVICE)
-    optimizer = OPTIMIZERS[name]([w], lr=surface["lr"][name])
+    optimizer = OPTIMIZERS[name]([w], lr=lr or surface["lr"][name], **options)
     path, losses = [w.numpy().copy()], []
     for _ in range(steps):
         optimizer.zero_grad()
@@ -203,7 +195,7 @@ def contour(ax, surface, resolution=30 if FAST else 300):
     with md.no_grad():
         z = surface["f"](md.tensor(np.stack([x, y]))).numpy()  # the ops broadcast over the grid
     levels = np.logspace(-2, math.log10(z.max()), 20)
-    ax.contourf(x, y, z, levels=levels, norm=matplotlib.colors.LogNorm(), cmap="Blues_r", alpha=0.45)
+    ax.contourf(x, y, z, levels=levels, norm=LogNorm(), cmap="Blues_r", alpha=0.45)
     ax.contour(x, y, z, levels=levels, colors="gray", linewidths=0.4)
     ax.plot(*surface["minimum"], "k*", markersize=12)
     ax.set_xlim(x0, x1)
@@ -219,7 +211,7 @@ for row, (surface_name, surface) in zip(axes, SURFACES.items()):
         ax.plot(*surface["start"], "ko", markersize=6)
         ax.set_title(f"{surface_name}: {name}, lr={surface['lr'][name]:g}\nloss after {STEPS} steps: {losses[-1]:.1e}",
                      fontsize=10)  # fmt: skip
-save(fig, "03_trajectories.png")
+md.viz.show(fig, "03_trajectories.png")
 
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
 for ax, surface_name in zip(axes, SURFACES):
@@ -231,7 +223,7 @@ for ax, surface_name in zip(axes, SURFACES):
     ax.set_ylabel("loss (0 at the minimum)")
     ax.grid(alpha=0.3)
     ax.legend()
-save(fig, "03_loss_curves.png")
+md.viz.show(fig, "03_loss_curves.png")
 
 # %% [markdown]
 # What the pictures show:
@@ -252,6 +244,90 @@ save(fig, "03_loss_curves.png")
 #   of millions: the loss jumps back up until $s$ has caught up. Near an exact minimum, $\epsilon$ is
 #   not a detail. (Adam's $\hat v$ forgets slowly, over about $1/(1-\beta_2) = 1000$ steps against
 #   RMSprop's 100, so within these 1000 steps its denominator still remembers the large early gradients.)
+#
+# ### SGD's stability limit, run
+#
+# On a quadratic $f(w) = \tfrac{L}{2} w^2$ with curvature $L$ the gradient is $L w$, so one SGD
+# step gives
+#
+# $$w \leftarrow w - \eta L w = (1 - \eta L)\, w .$$
+#
+# Every step multiplies the distance to the minimum by $|1 - \eta L|$: it shrinks for
+# $0 < \eta < 2/L$ and grows for $\eta > 2/L$, flipping sign at every step once $\eta > 1/L$.
+# The ill-conditioned quadratic is two such quadratics side by side, with curvatures 1 (along $x$)
+# and 50 (along $y$); the steeper one sets the limit for both, $\eta < 2/50 = 0.04$. We run
+# `md.optim.SGD` from the race's start at 0.9 times that limit, exactly at it, and at 1.1 times it.
+
+# %%
+heading("3b. SGD's stability limit")
+CURVATURE = 50  # the largest curvature of the ill-conditioned quadratic: along y
+LIMIT = 2 / CURVATURE
+LIMIT_STEPS = 30
+quadratic = SURFACES["ill-conditioned quadratic"]
+limit_paths = {factor: descend(quadratic, "SGD", LIMIT_STEPS, lr=factor * LIMIT)[0] for factor in (0.9, 1.0, 1.1)}
+distances = {factor: np.linalg.norm(path, axis=1) for factor, path in limit_paths.items()}
+for factor, path in limit_paths.items():
+    print(f"lr = {factor:.1f} x 2/L = {factor * LIMIT:.3f}: y is multiplied by {path[1, 1] / path[0, 1]:+.2f} "
+          f"per step (1 - lr L = {1 - factor * LIMIT * CURVATURE:+.2f}); after {LIMIT_STEPS} steps w = ({path[-1, 0]:.3f}, {path[-1, 1]:.3g})")  # fmt: skip
+below, above = (distances[factor][-1] / distances[factor][0] for factor in (0.9, 1.1))
+print(f"distance to the minimum x {below:.3g} at 0.9x the stability limit, x {above:.3g} at 1.1x")
+
+fig, (y_ax, distance_ax) = plt.subplots(1, 2, figsize=(12, 4))
+for factor, path in limit_paths.items():
+    label = f"lr = {factor:.1f} x 2/L"
+    y_ax.plot(path[:16, 1], ".-", label=label)
+    distance_ax.semilogy(distances[factor], label=label)
+y_ax.set_ylabel("y, the steep coordinate")
+y_ax.set_title("the first 15 steps: y flips sign at every step")
+distance_ax.set_ylabel("distance to the minimum")
+distance_ax.set_title(f"{LIMIT_STEPS} steps")
+for ax in (y_ax, distance_ax):
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+    ax.legend()
+md.viz.show(fig, "03_stability_limit.png")
+
+# %% [markdown]
+# Just below the limit, $y$ shrinks by $0.8$ per step and the distance falls (slowly: $x$, along the
+# gentle direction, only shrinks by $1 - 0.036 = 0.964$ per step). Exactly at the limit $y$ bounces
+# between $+1$ and $-1$ forever. Just above it, $y$ grows by $1.2$ per step and the run diverges.
+# A loss that explodes after a few steps usually means this: the learning rate is above
+# $2/L$ for the steepest direction of the loss.
+#
+# ### Momentum's terminal velocity, run
+#
+# On a constant slope, $f(w) = g\,w$, the gradient is $g$ at every step, and the velocity of
+# `SGD(momentum=mu)` sums a geometric series: $v_t = g\,(1 + \mu + \dots + \mu^{t-1}) \to g / (1 - \mu)$.
+# Each step then moves $w$ by $\eta\, g / (1 - \mu)$: with $\mu = 0.9$, ten times as far as plain
+# SGD. We let `md.optim.SGD` run down the slope $g = 3$ with $\eta = 0.01$ for 100 steps.
+
+# %%
+heading("3c. Momentum's terminal velocity")
+SLOPE = 3.0
+slope_surface = dict(f=lambda w: SLOPE * w[0], start=(0.0,))
+speeds = {}
+for mu in (0.0, 0.5, 0.9):
+    path, _ = descend(slope_surface, "SGD", 100, lr=0.01, momentum=mu)
+    speeds[mu] = -np.diff(path[:, 0])  # how far each step moved w downhill
+measured, predicted = speeds[0.9][-1], 0.01 * SLOPE / (1 - 0.9)
+print(f"terminal velocity: measured {measured:.6g}, predicted {predicted:.6g}")
+
+fig, ax = plt.subplots(figsize=(7, 4))
+for mu, speed in speeds.items():
+    line = ax.plot(speed, label=f"momentum = {mu}")[0]
+    ax.axhline(0.01 * SLOPE / (1 - mu), color=line.get_color(), linestyle="--", linewidth=0.8)
+ax.set_xlabel("step")
+ax.set_ylabel("distance moved per step")
+ax.set_title("SGD down a constant slope; dashed: lr g / (1 - momentum)")
+ax.grid(alpha=0.3)
+ax.legend()
+md.viz.show(fig, "03_terminal_velocity.png")
+
+# %% [markdown]
+# The speed approaches $\eta g / (1 - \mu)$ like $1 - \mu^t$: within 1% after
+# $\log 0.01 / \log 0.9 \approx 44$ steps at $\mu = 0.9$. On the quadratic's gentle $x$
+# direction, where the gradient hardly changes from step to step, this is the speed-up the race
+# showed.
 #
 # ## 4. Learning-rate schedules
 #
@@ -294,7 +370,7 @@ for label, make_scheduler in SCHEDULES.items():
 linear_ax.set_ylabel("learning rate (linear scale)")
 log_ax.set_ylabel("learning rate (log scale)")
 finish_epoch_axes(linear_ax, log_ax)
-save(fig, "03_lr_schedules.png")
+md.viz.show(fig, "03_lr_schedules.png")
 
 # %% [markdown]
 # Schedules matter most when the gradient is **noisy**: with minibatches, each gradient is the true
@@ -356,7 +432,7 @@ for label, make_scheduler in noisy_runs.items():
 loss_ax.set_ylabel("loss - least-squares loss")
 lr_ax.set_ylabel("learning rate")
 finish_epoch_axes(loss_ax, lr_ax)
-save(fig, "03_schedules_on_noisy_gradients.png")
+md.viz.show(fig, "03_schedules_on_noisy_gradients.png")
 
 # %% [markdown]
 # With a constant learning rate the loss stops improving at the level set by the noise; every
@@ -405,7 +481,7 @@ loss_ax.axhline(BEST_LOSS, color="black", linewidth=0.8, label="least-squares lo
 loss_ax.set_ylabel("training loss (float32)")
 lr_ax.set_ylabel("learning rate")
 finish_epoch_axes(loss_ax, lr_ax)
-save(fig, "03_lr_decay_stops_learning.png")
+md.viz.show(fig, "03_lr_decay_stops_learning.png")
 
 # %% [markdown]
 # The buggy run freezes within a few epochs, far above the loss it could reach, and its weights stop
@@ -460,7 +536,8 @@ for clip in (None, 10.0):
 # %% [markdown]
 # ## 7. Exercises
 #
-# Solutions are at the end; try first!
+# Each exercise ends with a check cell; it says "not done yet" until you fill in the code. Worked
+# solutions are in `tutorials/solutions/03_optimizers.py`; try first!
 #
 # **Exercise 1, predict.** Adam with lr = 0.1 starts at $(-1.5, 2)$ on Rosenbrock, where the
 # gradient is $(-155, -50)$. Where is it after one step? (Section 2 has the key.)
@@ -558,49 +635,7 @@ def adam_step(w, g, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8):
 md.testing.check_exercise("adam_step", adam_step)
 
 # %% [markdown]
-# ## 8. Solutions
-#
-# **1.** The first Adam step is $\eta\, g / |g|$ per coordinate: $-0.1 \cdot \text{sign}(g)$, so
-# both coordinates grow by 0.1 (up to $\epsilon$).
+# Which exercises of the course have you passed so far? (`check_exercise` remembers every pass.)
 
 # %%
-heading("8. Solutions")
-check_prediction((-1.4, 2.1))
-
-
-# %% [markdown]
-# **2.** The state starts as zeros like `w` (NumPy or CuPy: `np.zeros_like` works on both through
-# `md.backend.get_array_module(w)`); the update is in place.
-
-# %%
-class SignumSolution(Signum):
-    def update(self, w, g, state, group):
-        if not state:
-            state["m"] = md.backend.get_array_module(w).zeros_like(w)
-        m = state["m"]
-        m *= group["beta"]
-        m += (1 - group["beta"]) * g
-        w -= group["lr"] * md.backend.get_array_module(w).sign(m)
-
-
-check_signum(SignumSolution)
-
-# %% [markdown]
-# **3.** $\gamma^{100} = 0.1$, so $\gamma = 0.1^{1/100} \approx 0.9772$.
-
-# %%
-check_gamma(0.1 ** (1 / 100))
-
-# %% [markdown]
-# **4.** The moments first, then their bias corrections, then the step.
-
-# %%
-def adam_step_solution(w, g, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8):
-    b1, b2 = betas
-    m = b1 * m + (1 - b1) * g
-    v = b2 * v + (1 - b2) * g * g
-    m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
-
-
-assert md.testing.check_exercise("adam_step", adam_step_solution)
+md.testing.progress()

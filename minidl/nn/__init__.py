@@ -18,3 +18,10 @@ from minidl.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNo
 from minidl.nn.pooling import AvgPool2d, MaxPool2d
 from minidl.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from minidl.nn import utils
+from minidl.nn.attention import MultiheadAttention
+from minidl.nn.transformer import (
+    SinusoidalPositionalEncoding,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    sinusoidal_positions,
+)

@@ -48,25 +48,33 @@ def _matrix_grad_shape(shape, a_ndim, b_ndim):
 
 class Linear(Function):
     """out = x @ W^T + b  (x: (..., in), W: (out, in), b: (out,));
-    dx = g @ W,  dW = g^T @ x (summed over all leading axes),  db = g summed over leading axes."""
+    dx = g @ W,  dW = g^T @ x (summed over all leading axes),  db = g summed over leading axes.
+
+    The leading axes are flattened into one, so each product is one matrix product (NumPy runs a
+    3-D ``@`` as one small product per leading index: about 2x slower)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         needs_x, needs_weight = ctx.needs_input_grad[:2]
         ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)  # only what backward uses
-        out = product(x, weight.T)
+        out = product(_rows(x), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
         return out if bias is None else out + bias
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved
-        grad_x = product(grad, weight) if ctx.needs_input_grad[0] else None
-        flat_grad = grad.reshape(-1, grad.shape[-1])
-        grad_w = product(flat_grad.T, x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None
+        flat_grad = _rows(grad)
+        grad_x = product(flat_grad, weight).reshape(grad.shape[:-1] + (weight.shape[1],)) if ctx.needs_input_grad[0] else None
+        grad_w = product(flat_grad.T, _rows(x)) if ctx.needs_input_grad[1] else None
         grads = (grad_x, grad_w)
         if len(ctx.needs_input_grad) == 3:
             grads += (flat_grad.sum(axis=0),)
         return grads
+
+
+def _rows(array):
+    """``array`` (..., n) as a matrix (rows, n): its leading axes flattened."""
+    return array.reshape(-1, array.shape[-1])
 
 
 def _check_matmul_shapes(op, a, b):

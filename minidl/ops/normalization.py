@@ -11,6 +11,9 @@ and in where the statistics come from (the input itself, or batch norm's running
 import math
 import numbers
 
+import numpy as np
+
+from minidl import backend
 from minidl.autograd import Function, sum_to_shape
 from minidl.grad_mode import no_grad
 from minidl.ops.common import as_floating_tensor, promote_operands
@@ -63,6 +66,62 @@ class Normalize(Function):
         if bias_shape is not None:
             grads.append(_param_grad(grad, param_shape, bias_shape) if next(needs) else None)
         return tuple(grads)
+
+
+class ChannelNormalize(Function):
+    """Batch norm on the CPU in compiled passes (``kernels/normalization.py``): the formulas of
+    ``Normalize`` for x seen as (A, C, B) with statistics, gamma and beta per channel, the sums
+    written out so that each pass over x does all its work at once:
+
+        forward:   out = scale * x + shift,  scale = gamma * inv_std,  shift = beta - scale * mean
+        backward:  dbeta = sum(g),  dgamma = sum(g * x_hat)   (per channel, over a and b), and
+                   dx = gamma * inv_std * (g - dbeta / n - x_hat * dgamma / n)
+                      = scale * g - (scale * inv_std * dgamma / n) * (x - mean) - scale * dbeta / n
+                   with the batch's own statistics; with given ones (eval mode) dx = scale * g.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *affine, mean, var, eps, has_weight, has_bias, batch_stats):
+        kernels = _channel_kernels()
+        x3 = x.reshape(x.shape[0], x.shape[1], -1)
+        inv_std = (1 / (var + eps) ** 0.5).astype(x.dtype)
+        weight = affine[0] if has_weight else None
+        scale = inv_std if weight is None else weight * inv_std
+        shift = -scale * mean + (affine[-1] if has_bias else 0)
+        out = np.empty_like(x3)
+        kernels.channel_affine(x3, scale.astype(x.dtype), shift.astype(x.dtype), out)
+        ctx.save_for_backward(x3, mean, inv_std, scale)
+        ctx.layout = x.shape, has_weight, has_bias, batch_stats
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x3, mean, inv_std, scale = ctx.saved
+        shape, has_weight, has_bias, batch_stats = ctx.layout
+        kernels = _channel_kernels()
+        grad3 = grad.reshape(x3.shape)
+        sum_grad, sum_grad_x_hat = np.empty_like(mean), np.empty_like(mean)
+        kernels.channel_grad_sums(grad3, x3, mean, inv_std, sum_grad, sum_grad_x_hat)
+        if batch_stats:
+            n = x3.shape[0] * x3.shape[2]
+            centered_scale, shift = -scale * inv_std * sum_grad_x_hat / n, -scale * sum_grad / n
+        else:
+            centered_scale, shift = np.zeros_like(scale), np.zeros_like(scale)
+        dx = np.empty_like(x3)
+        kernels.channel_input_grad(grad3, x3, mean, scale, centered_scale.astype(x3.dtype), shift.astype(x3.dtype), dx)
+        grads = [dx.reshape(shape)]
+        needs = iter(ctx.needs_input_grad[1:])
+        if has_weight:
+            grads.append(sum_grad_x_hat if next(needs) else None)
+        if has_bias:
+            grads.append(sum_grad if next(needs) else None)
+        return tuple(grads)
+
+
+def _channel_kernels():
+    from kernels import normalization
+
+    return normalization
 
 
 def _param_grad(grad, param_shape, shape):
@@ -128,18 +187,35 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         _check_shape("batch_norm", name, tensor, (channels,), tuple(x.shape))
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are needed when training=False")
-    axes = (0,) + tuple(range(2, x.ndim))
-    param_shape = (1, channels) + (1,) * (x.ndim - 2)
     if not training:
         stats = (running_mean.array, running_var.array)
-        return _normalize("batch_norm", x, weight, bias, eps, x.shape, axes, param_shape, stats)[0]
-    out, mean, var = _normalize("batch_norm", x, weight, bias, eps, x.shape, axes, param_shape)
+        return _batch_normalize(x, weight, bias, eps, stats)[0]
+    out, mean, var = _batch_normalize(x, weight, bias, eps)
     n = math.prod(x.shape) // channels
     if running_mean is not None:
         _update_running(running_mean, mean, momentum)
     if running_var is not None:
         _update_running(running_var, var * (n / (n - 1)), momentum)
     return out
+
+
+def _batch_normalize(x, weight, bias, eps, stats=None):
+    """(out, mean, var) of batch norm, with the batch's statistics or the given (mean, var):
+    ``ChannelNormalize`` (compiled) on the CPU, ``Normalize`` (array-module code) on a GPU."""
+    channels = x.shape[1]
+    if backend.is_cupy_array(x.array):
+        axes = (0,) + tuple(range(2, x.ndim))
+        return _normalize("batch_norm", x, weight, bias, eps, x.shape, axes, (1, channels) + (1,) * (x.ndim - 2), stats)
+    tensors = promote_operands("batch_norm", x, *(t for t in (weight, bias) if t is not None))
+    x = tensors[0]
+    if stats is None:
+        mean, var = np.empty(channels, x.dtype), np.empty(channels, x.dtype)
+        _channel_kernels().channel_moments(np.ascontiguousarray(x.array).reshape(x.shape[0], channels, -1), mean, var)
+    else:
+        mean, var = (s.reshape(channels).astype(x.dtype, copy=False) for s in stats)
+    out = ChannelNormalize.apply(*tensors, mean=mean, var=var, eps=eps, has_weight=weight is not None,
+                                 has_bias=bias is not None, batch_stats=stats is None)  # fmt: skip
+    return out, mean, var
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):

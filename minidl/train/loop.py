@@ -1,6 +1,6 @@
 """``fit``, ``evaluate`` and ``predict``: the training loop, written once for every model.
 
-One epoch of training is the five lines of tutorial 03, batch after batch:
+One epoch of training is the five lines of tutorial 02, batch after batch:
 
     outputs = model(inputs)
     loss = loss_fn(outputs, targets)

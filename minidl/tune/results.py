@@ -62,8 +62,9 @@ TRIAL_STYLES = (  # status, legend label, marker style
 BEST_STYLE = dict(marker="*", s=160, color="C3", zorder=3)
 
 
-def plot_results(results, path, log_scale=(), score_name="score"):
-    """Save ``results_figure(results, log_scale, score_name)`` as a PNG at ``path``; returns the Path."""
+def plot_results(results, path=None, log_scale=(), score_name="score"):
+    """Save ``results_figure(results, log_scale, score_name)`` as a PNG at ``path`` and return the
+    Path (with ``path=None``: return the Figure)."""
     from minidl.viz.figure import save
 
     return save(results_figure(results, log_scale, score_name), path, dpi=80)
@@ -74,10 +75,10 @@ def results_figure(results, log_scale=(), score_name="score"):
     hyperparameter, completed trials filled, pruned ones hollow (at their last score), the best
     trial starred; the legend names each.  Names in ``log_scale`` get a logarithmic x axis, as do
     numeric parameters spanning more than two decades.  ``score_name`` labels the y axis."""
-    from minidl.viz.figure import plt
+    from minidl.viz.figure import subplots
 
     names = results.param_names()
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False, sharey=True)
+    fig, axes = subplots(1, len(names), figsize=(3.2 * len(names), 3.2), squeeze=False, sharey=True)
     for ax, name in zip(axes[0], names):
         for status, label, style in TRIAL_STYLES:
             points = [(r["params"][name], r["score"]) for r in results if r["status"] == status]

@@ -1,13 +1,14 @@
 """Training curves from a ``History``: loss and metrics per epoch, and the learning rate."""
 from matplotlib.ticker import MaxNLocator
 
-from minidl.viz.figure import plt, save
+from minidl.viz.figure import save, subplots
 
 UNPLOTTED = ("lr", "time")
 
 
-def plot_history(history, path, names=None, best_epoch=None):
-    """Save ``history_figure(history, names, best_epoch)`` as a PNG at ``path``; returns the Path."""
+def plot_history(history, path=None, names=None, best_epoch=None):
+    """Save ``history_figure(history, names, best_epoch)`` as a PNG at ``path`` and return the Path
+    (with ``path=None``: return the Figure)."""
     return save(history_figure(history, names, best_epoch), path)
 
 
@@ -28,7 +29,7 @@ def history_figure(history, names=None, best_epoch=None):
         raise ValueError(f"history_figure: nothing to plot for {missing or names}; logged: {', '.join(logged)}")
     if best_epoch is not None and best_epoch not in history.epoch:
         raise ValueError(f"history_figure: best_epoch {best_epoch} is not among the epochs {history.epoch}")
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    fig, axes = subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names):
         curves = [(name, "training")] + ([(f"val_{name}", "validation")] if f"val_{name}" in logged else [])
         for key, label in curves:
@@ -50,11 +51,12 @@ def _mark_epoch(ax, epoch, values):
             markerfacecolor="none", markeredgecolor="0.2")
 
 
-def plot_lr(history, path):
-    """The learning rate of each epoch (log scale), saved as PNG at ``path``."""
+def plot_lr(history, path=None):
+    """The learning rate of each epoch (log scale), saved as PNG at ``path`` (or returned as a
+    Figure when ``path`` is None)."""
     if "lr" not in history:
         raise ValueError("plot_lr: the history has no 'lr'; it comes from md.train.fit")
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = subplots(figsize=(5, 3.5))
     ax.plot(history.epoch, history["lr"], marker=".")
     ax.set(title="learning rate", xlabel="epoch", ylabel="lr", yscale="log")
     ax.grid(alpha=0.3)

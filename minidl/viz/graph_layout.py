@@ -2,7 +2,7 @@
 by depth (the output on top, each box above everything it reads), arrows along the data flow."""
 import io
 
-from minidl.viz.figure import plt
+from minidl.viz.figure import subplots
 
 COLORS = {"op": "#dbe8f7", "leaf": "#f7e3c4", "constant": "#ffffff"}
 
@@ -55,7 +55,7 @@ def render_with_matplotlib(boxes, format):
     layers = layers_by_depth(boxes)
     where = positions(layers)
     width = max(len(layer) for layer in layers)
-    fig, ax = plt.subplots(figsize=(max(3, 1.8 * width), max(2, 1.2 * len(layers))))
+    fig, ax = subplots(figsize=(max(3, 1.8 * width), max(2, 1.2 * len(layers))))
     for box in boxes:
         for source in box.inputs:
             ax.annotate("", xy=where[box.key], xytext=where[source],
@@ -69,5 +69,4 @@ def render_with_matplotlib(boxes, format):
     ax.axis("off")
     buffer = io.BytesIO()
     fig.savefig(buffer, format=format, dpi=100, bbox_inches="tight")
-    plt.close(fig)
     return buffer.getvalue()

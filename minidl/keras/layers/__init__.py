@@ -14,3 +14,5 @@ KNOWN = {cls.__name__: cls for cls in (
     Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D,
     GlobalMaxPooling2D, GRU, LayerNormalization, LSTM, MaxPooling2D, Reshape, SimpleRNN,
 )}
+from minidl.keras.layers.attention import MultiHeadAttention
+from minidl.keras.layers.merging import Add

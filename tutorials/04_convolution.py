@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: py:percent
+#     formats: ipynb,py:percent
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 02 · Convolution and pooling, from loops to a CNN
+# # 04 · Convolution and pooling, from loops to a CNN
 #
 # A fully connected layer connects every input pixel to every output. For images, that wastes
 # parameters and ignores what we know about pictures: nearby pixels belong together, and an edge
@@ -27,9 +27,13 @@
 # 5. train a tiny CNN on 8x8 handwritten digits and look at what it learned;
 # 6. practise with exercises.
 #
-# Run it from the repository root as a script (`python tutorials/02_convolution.py`, with minidl
-# installed by `pip install -e .` or found through `PYTHONPATH=.`), or open it as a notebook
-# with Jupytext. Set `MINIDL_FAST=1` for a quick run that trains for only a few epochs, and
+# It builds on tutorial 02 (the matmul backward, cross-entropy, `Module` and the training loop)
+# and uses an optimizer from tutorial 03.
+#
+# Run it from the repository root as a script (`python tutorials/04_convolution.py`, with minidl
+# installed by `pip install -e .` or found through `PYTHONPATH=.`; figures are saved to
+# `figures/`), or open `tutorials/04_convolution.ipynb` in Jupyter, VS Code or Colab (figures
+# inline). Set `MINIDL_FAST=1` for a quick run that trains for only a few epochs, and
 # `MINIDL_DEVICE=cuda` to run the layer of section 3 and the CNN of section 5 on a GPU (with CuPy,
 # `pip install -e ".[gpu]"`); the small examples worked by hand stay on the CPU, beside NumPy.
 
@@ -37,11 +41,7 @@
 import os
 import statistics
 import time
-from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # draw to files only, no window
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -50,9 +50,7 @@ from kernels import cpu as cpu_kernels
 from minidl import functional as F
 from minidl.testing import gradcheck
 
-FIGURES = Path(os.environ.get("MINIDL_FIGURES", "figures"))  # beside the run: a notebook knows no script path
-FIGURES.mkdir(parents=True, exist_ok=True)
-FAST = bool(os.environ.get("MINIDL_FAST"))  # a quick run: shorter training and timing
+FAST = os.environ.get("MINIDL_FAST") == "1"  # a quick run: shorter training and timing
 DEVICE = os.environ.get("MINIDL_DEVICE", "cpu")  # "cuda" runs the tutorial on a GPU (CuPy)
 
 rng = np.random.default_rng(0)
@@ -257,7 +255,7 @@ print(f"kernels.cpu.im2col, (2, 3, 6, 7) with stride 2: cols {ours.shape}, same:
 #
 # Write $g = \partial L / \partial\,\text{out}$ for the gradient arriving from above, reshaped
 # like the product's result `(O, N*OH*OW)`. The forward is `out = W_rows @ cols`, a matrix
-# product, whose backward we know:
+# product, whose backward tutorial 02 derived:
 #
 # $$\frac{\partial L}{\partial W_\text{rows}} = g \,\text{cols}^T, \qquad
 #   \frac{\partial L}{\partial\,\text{cols}} = W_\text{rows}^T\, g .$$
@@ -501,10 +499,9 @@ print("gradient, spread evenly over each window:\n", x_pool.grad.numpy()[0, 0])
 # | `Flatten()` | 128 |
 # | `Linear(128, 10)` | 10 scores, one per digit |
 #
-# The loss is the cross-entropy of the scores, and the optimiser is plain stochastic gradient
-# descent written inline: after each mini-batch's backward, move every parameter a small step
-# against its gradient, `p.array -= lr * p.grad.array`, inside `md.no_grad()` so that the update
-# itself is not recorded in a graph.
+# The loss is the cross-entropy of the scores, and the training is tutorial 02's five-line loop
+# with plain SGD from tutorial 03 (`md.optim.SGD`): for each mini-batch, forget the old gradients,
+# compute the loss, backpropagate, step.
 #
 # The model lives on `DEVICE` (`.to(DEVICE)`), and so must its input: the images stay in a NumPy
 # array, and each mini-batch is copied to the device as it is used, as a data loader does.
@@ -545,22 +542,34 @@ def accuracy(indices):
 
 
 epochs = 3 if FAST else 30
-batch_size, lr = 32, 0.2
+batch_size = 32
+optimizer = md.optim.SGD(model.parameters(), lr=0.2)
 for epoch in range(1, epochs + 1):
     shuffled = rng.permutation(train_set)
     total_loss = 0.0
     for start in range(0, len(shuffled), batch_size):
         chosen = shuffled[start : start + batch_size]
+        optimizer.zero_grad()
         loss = F.cross_entropy(model(images_at(chosen)), md.tensor(labels[chosen], device=DEVICE))
-        model.zero_grad()
         loss.backward()
-        with md.no_grad():
-            for p in model.parameters():
-                p.array -= lr * p.grad.array
+        optimizer.step()
         total_loss += loss.item() * len(chosen)
     if FAST or epoch % 5 == 0:
         print(f"epoch {epoch:2d}: training loss {total_loss / len(shuffled):.3f}, test accuracy {accuracy(test_set):.1%}")
 print(f"test accuracy after {epochs} epochs: {accuracy(test_set):.1%}")
+
+# %% [markdown]
+# One training step of this CNN on four images, as a page to click through: the forward pass
+# layer by layer, then the backward pass, with the feature maps and the gradients drawn as heat
+# maps per channel. Under `md.viz.record_forward()` the page keeps every intermediate value and
+# groups the ops of each layer into one box.
+
+# %%
+with md.viz.record_forward():
+    page_loss = F.cross_entropy(model(images_at(train_set[:4])), md.tensor(labels[train_set[:4]], device=DEVICE))
+model.zero_grad()
+md.viz.show(md.viz.backprop_page(page_loss, model=model), "04_backprop.html")
+model.zero_grad()  # the page ran a backward pass; start the next step clean
 
 # %% [markdown]
 # **The filters.** Each of the 8 output channels has one 3x3 kernel. Red weights add the pixel
@@ -570,26 +579,25 @@ print(f"test accuracy after {epochs} epochs: {accuracy(test_set):.1%}")
 # epochs of fast mode they have only started to move; run without `MINIDL_FAST` to see them settle.
 
 # %%
-def show_filters(rows, path):
+def filters_figure(rows):
     """One row of 3x3 kernels per (title, weights) pair, red positive and blue negative."""
-    fig, axes = plt.subplots(len(rows), 8, figsize=(11, 1.6 * len(rows) + 0.6), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(len(rows), 9, figsize=(11.5, 1.6 * len(rows) + 0.6), squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * 8 + [0.08]})  # the last column: colour bars
     for row_axes, (title, weights) in zip(axes, rows):
         limit = np.abs(weights).max()  # a symmetric scale, so that white means zero
-        for channel, ax in enumerate(row_axes):
+        for channel, ax in enumerate(row_axes[:8]):
             shown = ax.imshow(weights[channel, 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(f"filter {channel}", fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
         row_axes[0].set_ylabel(title, fontsize=10)
-        fig.colorbar(shown, ax=list(row_axes), shrink=0.9, label="weight")
+        fig.colorbar(shown, cax=row_axes[8], label="weight")
     fig.suptitle("The 3x3 kernels of Conv2d(1, 8, 3)")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print("saved", path)
+    return fig
 
 
-show_filters([("at initialisation", initial_filters), (f"after {epochs} epochs", model[0].weight.numpy())],
-             FIGURES / "02_filters.png")
+rows = [("at initialisation", initial_filters), (f"after {epochs} epochs", model[0].weight.numpy())]
+md.viz.show(filters_figure(rows), "04_filters.png")
 
 # %% [markdown]
 # **The feature maps.** Feeding one test digit through the first layers shows what each filter
@@ -604,7 +612,9 @@ with md.no_grad():
     pooled_maps = model[2](feature_maps)  # (1, 8, 4, 4)
     predicted = int(model(x_digit).numpy().argmax())
 
-fig, axes = plt.subplots(2, 9, figsize=(14, 3.8), layout="constrained")
+fig = plt.figure(figsize=(14, 3.8))
+grid = fig.add_gridspec(2, 10, width_ratios=[1] * 9 + [0.08])  # the last column: the colour bar
+axes = np.array([[fig.add_subplot(grid[row, column]) for column in range(9)] for row in range(2)])
 brightest = feature_maps.numpy().max()  # one colour scale for every map, so that they compare
 axes[0, 0].imshow(images[digit, 0], cmap="gray_r")
 axes[0, 0].set_title(f"input: a {labels[digit]}\npredicted {predicted}", fontsize=9)
@@ -619,12 +629,9 @@ for channel in range(8):
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.colorbar(shown, ax=axes[:, 1:], shrink=0.9, label="activation")
+fig.colorbar(shown, cax=fig.add_subplot(grid[:, 9]), label="activation")
 fig.suptitle("Feature maps of one test digit (bright = strong response)")
-figure_path = FIGURES / "02_feature_maps.png"
-fig.savefig(figure_path, dpi=100)
-plt.close(fig)
-print("saved", figure_path)
+md.viz.show(fig, "04_feature_maps.png")
 
 # %% [markdown]
 # ## 6. Exercises
@@ -632,7 +639,7 @@ print("saved", figure_path)
 # Each exercise ends with a check cell; it says "not done yet" until you fill in the code.
 # Exercises 2 and 3 are checked by `md.testing.check_exercise(name, your_function)`, which runs
 # your function and the engine on the same random inputs and says "correct!" or which input
-# differs and by how much. Solutions are at the very end; try first!
+# differs and by how much. Worked solutions are in `tutorials/solutions/04_convolution.py`; try first!
 #
 # **Exercise 1, output sizes.** Work out on paper the shape this stack of layers produces for a
 # batch of 4 RGB images of 32x32 pixels, layer by layer with the formula of section 1 (pooling
@@ -692,42 +699,7 @@ def conv2d_im2col(x, weight, stride=1, padding=0):
 md.testing.check_exercise("conv_forward", conv2d_im2col)  # against F.conv2d, several strides and paddings
 
 # %% [markdown]
-# ## 7. Solutions
-#
-# **1.** Height and width go 32 → 28 (5x5 kernel, no padding: $32 - 5 + 1$) → 14 (pool 2) →
-# $\lfloor (14 + 2 - 2 \cdot 2 - 1) / 2 \rfloor + 1 = 6$ (the dilated 3x3 kernel spans 5 pixels)
-# → 3 (pool 2). The channels are those of the last convolution, 16.
+# Which exercises of the course have you passed so far? (`check_exercise` remembers every pass.)
 
 # %%
-heading("7. Solutions")
-check_output_shape((4, 16, 3, 3))
-
-# %% [markdown]
-# **2.** `np.argmax` flattens the window and returns the first maximum in reading order, exactly
-# the tie rule we need.
-
-# %%
-def max_pool_window_backward_solution(window, grad):
-    result = np.zeros_like(window)
-    result[np.unravel_index(np.argmax(window), window.shape)] = grad
-    return result
-
-
-assert md.testing.check_exercise("max_pool_backward_window", max_pool_window_backward_solution)
-
-# %% [markdown]
-# **3.** The product gives `(O, N*OH*OW)`; reshape to `(O, N, OH, OW)` and swap the first two
-# axes.
-
-# %%
-def conv2d_im2col_solution(x, weight, stride=1, padding=0):
-    n_batch, _, height, width = x.shape
-    out_channels, _, kh, kw = weight.shape
-    cols = im2col_by_hand(x, kh, kw, stride, padding)
-    out = weight.reshape(out_channels, -1) @ cols
-    out_h = conv_output_size(height, kh, stride, padding)
-    out_w = conv_output_size(width, kw, stride, padding)
-    return out.reshape(out_channels, n_batch, out_h, out_w).transpose(1, 0, 2, 3)
-
-
-assert md.testing.check_exercise("conv_forward", conv2d_im2col_solution)
+md.testing.progress()

@@ -1,5 +1,5 @@
-"""The teaching displays of tutorials 01-02 on the "cuda" device (the CuPy stand-in, MINIDL_FAKE_CUDA=1,
-or a real GPU): a learner who sets MINIDL_DEVICE=cuda sees the same backward walk, graph and filter
+"""The teaching displays of tutorials 01 and 04 (autograd, convolution) on the "cuda" device (the
+CuPy stand-in, MINIDL_FAKE_CUDA=1, or a real GPU): a learner who sets MINIDL_DEVICE=cuda sees the same backward walk, graph and filter
 plots as on the CPU, although every array behind them lives on the device."""
 import pytest
 

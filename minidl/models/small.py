@@ -1,8 +1,4 @@
-"""Ready-made models: the documents' small CNN and the demo's MLP.
-
-    model = md.models.cnn(image_size=28)     # MNIST: exactly the Keras example's layers
-    model = md.models.cnn(image_size=8)      # 8x8 digits: the same layers with padding 1
-"""
+"""The documents' small CNN and the demo's MLP."""
 from minidl import nn
 
 SMALL_IMAGE = 16  # below this size the convolutions pad by 1, so two conv+pool stages still fit

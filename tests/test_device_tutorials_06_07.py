@@ -1,4 +1,4 @@
-"""What tutorials 05 (training and tuning) and 06 (compression) need on the "cuda" device (the CuPy
+"""What tutorials 06 (training and tuning) and 07 (compression) need on the "cuda" device (the CuPy
 stand-in, MINIDL_FAKE_CUDA=1, or a real GPU): the small training loop of ``md.tune.examples``
 moves batches to the model, and pruning works on device weights, with masks on their device."""
 import numpy as np

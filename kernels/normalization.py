@@ -1,0 +1,73 @@
+"""CPU kernels for batch normalisation: x seen as (A, C, B), one statistic per channel c taken over
+a and b (batch norm's (N, C, H, W) is A = N, B = H W; (N, C) is B = 1).
+
+NumPy needs about ten passes over x (and as many temporaries) for the forward and backward of
+batch norm; these need two to three each: statistics, then one pass that writes the result.
+``prange`` gives each thread whole channels, so no two threads write the same element; arrays
+below ``kernels.cpu.PARALLEL_MIN_SIZE`` take a serial build (waking threads costs more).  Sums are
+taken in float64 whatever the dtype; ``fastmath={"reassoc", "contract"}`` lets LLVM reorder the
+sums into vector lanes and fuse a * b + c (changes results only by rounding).
+``minidl.ops.normalization`` uses these on NumPy arrays and its array-module code (the readable
+twin, ``Normalize``) on CuPy arrays and for layer and group norm.
+"""
+from numba import prange
+
+from kernels.cpu import kernel
+
+_compile = kernel(fastmath={"reassoc", "contract"})
+
+
+@_compile
+def channel_moments(x, mean, var):
+    """mean[c] and the biased var[c] of x[:, c, :], two passes per channel (mean, then squares)."""
+    count = x.shape[0] * x.shape[2]
+    for c in prange(x.shape[1]):
+        total = 0.0
+        for a in range(x.shape[0]):
+            for b in range(x.shape[2]):
+                total += x[a, c, b]
+        m = total / count
+        squares = 0.0
+        for a in range(x.shape[0]):
+            for b in range(x.shape[2]):
+                d = x[a, c, b] - m
+                squares += d * d
+        mean[c] = m
+        var[c] = squares / count
+
+
+@_compile
+def channel_affine(x, scale, shift, out):
+    """out[a, c, b] = x[a, c, b] * scale[c] + shift[c]."""
+    for c in prange(x.shape[1]):
+        s, t = scale[c], shift[c]
+        for a in range(x.shape[0]):
+            for b in range(x.shape[2]):
+                out[a, c, b] = x[a, c, b] * s + t
+
+
+@_compile
+def channel_grad_sums(grad, x, mean, inv_std, sum_grad, sum_grad_x_hat):
+    """sum_grad[c] = sum of grad[:, c, :];  sum_grad_x_hat[c] = sum of grad * x_hat over channel c,
+    with x_hat = (x - mean[c]) * inv_std[c]."""
+    for c in prange(x.shape[1]):
+        m = mean[c]
+        total = 0.0
+        total_x = 0.0
+        for a in range(x.shape[0]):
+            for b in range(x.shape[2]):
+                g = grad[a, c, b]
+                total += g
+                total_x += g * (x[a, c, b] - m)
+        sum_grad[c] = total
+        sum_grad_x_hat[c] = total_x * inv_std[c]
+
+
+@_compile
+def channel_input_grad(grad, x, mean, grad_scale, centered_scale, shift, dx):
+    """dx[a, c, b] = grad_scale[c] grad[a, c, b] + centered_scale[c] (x[a, c, b] - mean[c]) + shift[c]."""
+    for c in prange(x.shape[1]):
+        g_s, x_s, m, t = grad_scale[c], centered_scale[c], mean[c], shift[c]
+        for a in range(x.shape[0]):
+            for b in range(x.shape[2]):
+                dx[a, c, b] = g_s * grad[a, c, b] + x_s * (x[a, c, b] - m) + t
