@@ -1,5 +1,5 @@
 """CPU kernels for batch normalisation: x seen as (A, C, B), one statistic per channel c taken over
-a and b (batch norm's (N, C, H, W) is A = N, B = H W; (N, C) is B = 1).
+a and b (batch norm's (N, C, H, W) is A = N, B = H W).
 
 NumPy needs about ten passes over x (and as many temporaries) for the forward and backward of
 batch norm; these need two to three each: statistics, then one pass that writes the result.
@@ -8,7 +8,8 @@ below ``kernels.cpu.PARALLEL_MIN_SIZE`` take a serial build (waking threads cost
 taken in float64 whatever the dtype; ``fastmath={"reassoc", "contract"}`` lets LLVM reorder the
 sums into vector lanes and fuse a * b + c (changes results only by rounding).
 ``minidl.ops.normalization`` uses these on NumPy arrays and its array-module code (the readable
-twin, ``Normalize``) on CuPy arrays and for layer and group norm.
+twin, ``Normalize``) on CuPy arrays, for (N, C) inputs (B = 1: a channel's values lie C apart in
+memory, and the loops below would read them one cache line each) and for layer and group norm.
 """
 from numba import prange
 

@@ -13,7 +13,7 @@ DTYPES = [(np.float64, 1e-12), (np.float32, 1e-5)]
 def arrays(request):
     dtype, tol = request.param
     rng = np.random.default_rng(0)
-    x = (3 * rng.standard_normal((4, 5, 6)) + 2).astype(dtype)
+    x = (3 * rng.standard_normal((4, 5, 6)) + 2).astype(dtype)  # fewer channels than a block
     grad = rng.standard_normal(x.shape).astype(dtype)
     per_channel = [rng.uniform(0.5, 1.5, 5).astype(dtype) for _ in range(3)]
     return x, grad, per_channel, tol

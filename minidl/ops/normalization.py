@@ -201,9 +201,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def _batch_normalize(x, weight, bias, eps, stats=None):
     """(out, mean, var) of batch norm, with the batch's statistics or the given (mean, var):
-    ``ChannelNormalize`` (compiled) on the CPU, ``Normalize`` (array-module code) on a GPU."""
+    ``ChannelNormalize`` (compiled) for (N, C, ...) on the CPU, ``Normalize`` (array-module code)
+    for (N, C) and on a GPU."""
     channels = x.shape[1]
-    if backend.is_cupy_array(x.array):
+    if backend.is_cupy_array(x.array) or x.ndim == 2:
         axes = (0,) + tuple(range(2, x.ndim))
         return _normalize("batch_norm", x, weight, bias, eps, x.shape, axes, (1, channels) + (1,) * (x.ndim - 2), stats)
     tensors = promote_operands("batch_norm", x, *(t for t in (weight, bias) if t is not None))
