@@ -14,6 +14,10 @@ How it works, in four sentences:
 4. Gradients arriving at leaves (tensors made by the user with ``requires_grad=True``) are added
    to ``leaf.grad`` out of place.
 
+A tensor's hooks (``t.register_hook(hook)``) see its gradient, summed over every use of the
+tensor, before anything uses it: before the node that made it runs its backward, or before it
+is added to a leaf's ``.grad``.  A hook may return a replacement gradient.
+
 Grad mode (``no_grad`` and friends, per thread) lives in ``grad_mode.py``; the version
 counters that catch a saved array overwritten in place, in ``versions.py``.
 
@@ -21,7 +25,10 @@ counters that catch a saved array overwritten in place, in ``versions.py``.
 ordinary ``backward`` simply runs it to the end.  ``step_through`` is the same walk, printed
 for learners: each step also says where every gradient goes.
 """
+import collections
 import html
+import itertools
+import weakref
 
 import numpy as np
 
@@ -161,6 +168,7 @@ class Node:
         self.input_meta = tuple((t.shape, t.dtype) for t in inputs)
         self.output_meta = tuple((out.shape, out.dtype) for out in outputs)
         self.retained = {}  # output index -> non-leaf Tensor that asked for retain_grad()
+        self.tensor_hooks = {}  # output index -> hooks registered on that output (register_hook)
         # 0-d values by position, so a picture of the graph shows a scalar's value, not its shape ()
         self.scalar_inputs = {i: t.array for i, t in enumerate(inputs) if t.array.ndim == 0}
         self.scalar_outputs = {i: out for i, out in enumerate(outputs) if out.ndim == 0}
@@ -266,8 +274,100 @@ def _to_numpy(array):
     return array if backend.device_of(array) == "cpu" else array.get()
 
 
+class RemovableHandle:
+    """What ``register_hook`` and the Module ``register_*_hook`` methods return:
+    ``handle.remove()`` takes the hook out again (also on leaving ``with handle:``).
+
+    The hook is stored in an ordered dict under ``handle.id`` (ids grow, so hooks run in the
+    order they were registered); the handle holds that dict weakly, as PyTorch's does.
+    ``extra_dict``: dicts that flag the hook (``with_kwargs``, ``always_call``), cleared too.
+    """
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks_dict, *, extra_dict=None):
+        self.hooks_dict_ref = weakref.ref(hooks_dict)
+        self.id = next(RemovableHandle._ids)
+        extras = [extra_dict] if isinstance(extra_dict, dict) else list(extra_dict or [])
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extras)
+
+    def remove(self):
+        for ref in (self.hooks_dict_ref, *self.extra_dict_ref):
+            hooks = ref()
+            if hooks is not None:
+                hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+
+
+def register_tensor_hook(tensor, hook):
+    """``tensor.register_hook(hook)``: ``hook(grad)`` is called with the gradient of ``tensor``
+    each time one is computed, and may return a Tensor to use instead.  A leaf keeps its hooks;
+    a computed tensor's hooks are kept by the node that made it, per output."""
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            f"register_hook: cannot register a hook on a tensor of shape {tuple(tensor.shape)} that "
+            "doesn't require gradient"
+        )
+    if tensor.grad_fn is None:
+        if tensor._hooks is None:
+            tensor._hooks = collections.OrderedDict()
+        hooks = tensor._hooks
+    else:
+        hooks = tensor.grad_fn.tensor_hooks.setdefault(tensor.output_index, collections.OrderedDict())
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
+
+
+def _run_tensor_hooks(hooks, grad):
+    """Pass the gradient array ``grad`` through each hook in turn; a hook that returns a Tensor
+    replaces the gradient, which must keep the tensor's shape and dtype."""
+    for hook in list(hooks.values()):
+        replacement = hook(Tensor(grad))
+        if replacement is None:
+            continue
+        if not isinstance(replacement, Tensor):
+            raise TypeError(
+                f"register_hook: the hook {_hook_name(hook)} must return a Tensor or None, "
+                f"got {type(replacement).__name__}"
+            )
+        if replacement.shape != grad.shape or replacement.dtype != grad.dtype:
+            raise RuntimeError(
+                f"register_hook: the hook {_hook_name(hook)} returned a gradient of shape "
+                f"{tuple(replacement.shape)} and dtype {replacement.dtype}; expected the tensor's "
+                f"shape {tuple(grad.shape)} and dtype {grad.dtype}"
+            )
+        grad = replacement.array
+    return grad
+
+
+def _run_output_hooks(node, grads):
+    """The gradients of ``node``'s outputs, each passed through the hooks registered on it."""
+    if not node.tensor_hooks:
+        return grads
+    return tuple(
+        _run_tensor_hooks(node.tensor_hooks[i], g) if g is not None and i in node.tensor_hooks else g
+        for i, g in enumerate(grads)
+    )
+
+
+def _hook_name(hook):
+    return f"'{getattr(hook, '__name__', type(hook).__name__)}'"
+
+
+def _hooked_leaves(node):
+    """The leaves with hooks among ``node``'s inputs (once per edge)."""
+    return [edge[1] for edge in node.edges if edge is not None and edge[0] is None and edge[1]._hooks]
+
+
 def _count_consumers(root):
-    """For every node reachable from ``root``: how many edges point at it (iteratively)."""
+    """For every node reachable from ``root``, and every leaf with hooks below it: how many edges
+    point at it (iteratively)."""
     consumers = {root: 0}
     stack = [root]
     while stack:
@@ -277,6 +377,8 @@ def _count_consumers(root):
                 consumers[parent] = 0
                 stack.append(parent)
             consumers[parent] += 1
+        for leaf in _hooked_leaves(node):
+            consumers[leaf] = consumers.get(leaf, 0) + 1
     return consumers
 
 
@@ -315,7 +417,7 @@ def iter_backward(tensor, gradient=None, retain_graph=False):
     """
     grad = _initial_gradient(tensor, gradient)
     if tensor.grad_fn is None:
-        _accumulate_into_leaf(tensor, grad)
+        _accumulate_into_leaf(tensor, _run_tensor_hooks(tensor._hooks or {}, grad))
         return
     root = tensor.grad_fn
     consumers = _count_consumers(root)
@@ -324,28 +426,47 @@ def iter_backward(tensor, gradient=None, retain_graph=False):
     ready = [root]
     while ready:
         node = ready.pop()
-        grad_outputs = _fill_missing(node, received.pop(node))
+        grad_outputs = _run_output_hooks(node, _fill_missing(node, received.pop(node)))
         for index, retained in node.retained.items():
             _accumulate_into_leaf(retained, grad_outputs[index])
         grad_inputs = _call_backward(node, grad_outputs)
         for edge, grad_in, (shape, dtype) in zip(node.edges, grad_inputs, node.input_meta):
             if edge is None:
                 continue
-            parent, target = edge
             if grad_in is not None:
                 grad_in = sum_to_shape(grad_in, shape).astype(dtype, copy=False)
-                if parent is None:
-                    _accumulate_into_leaf(target, grad_in)
-                else:
-                    slots = received.setdefault(parent, [None] * len(parent.output_meta))
-                    slots[target] = grad_in if slots[target] is None else slots[target] + grad_in
-            if parent is not None:
-                consumers[parent] -= 1
-                if consumers[parent] == 0:
-                    ready.append(parent)
+            parent, target = edge
+            if parent is None:
+                _send_to_leaf(target, grad_in, consumers, received)
+                continue
+            _gather(received, parent, len(parent.output_meta), target, grad_in)
+            consumers[parent] -= 1
+            if consumers[parent] == 0:
+                ready.append(parent)
         yield BackwardStep(node, grad_outputs, grad_inputs)
         if not retain_graph:
             node.ctx.free()
+
+
+def _gather(received, key, size, index, grad):
+    """Add ``grad`` into slot ``index`` of the ``size`` gradients that ``key`` (a node, or a leaf
+    with hooks) is collecting."""
+    if grad is not None:
+        slots = received.setdefault(key, [None] * size)
+        slots[index] = grad if slots[index] is None else slots[index] + grad
+
+
+def _send_to_leaf(leaf, grad, consumers, received):
+    """Add ``grad`` to ``leaf.grad``.  A leaf with hooks first waits for all its gradients (one per
+    edge, counted in ``consumers``), then passes their sum through its hooks, as PyTorch does."""
+    if leaf not in consumers:
+        if grad is not None:
+            _accumulate_into_leaf(leaf, grad)
+        return
+    _gather(received, leaf, 1, 0, grad)
+    consumers[leaf] -= 1
+    if consumers[leaf] == 0 and leaf in received:
+        _accumulate_into_leaf(leaf, _run_tensor_hooks(leaf._hooks, received.pop(leaf)[0]))
 
 
 def _fill_missing(node, grads):

@@ -89,3 +89,7 @@ from minidl.ops.shape import (
 clip = clamp
 from minidl.ops.recurrent import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell, unbind
 from minidl.ops.attention import scaled_dot_product_attention
+from minidl.ops.conv1d import conv1d
+from minidl.ops.conv_transpose import conv_transpose2d
+from minidl.ops.interpolate import interpolate
+from minidl.ops.adaptive_pool import adaptive_avg_pool2d, adaptive_max_pool2d

@@ -59,6 +59,7 @@ class Tensor:
     _base = None
     _view_replay = None
     _view_grad_fn = None
+    _hooks = None  # a leaf's gradient hooks (register_hook); a computed tensor's live on its grad_fn
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         self.array = as_array(data, dtype, device)
@@ -112,6 +113,12 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
         if self.grad_fn is not None:
             self.grad_fn.retained[self.output_index] = self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient whenever backward computes it (summed
+        over all uses, before it is used or added to ``.grad``); a Tensor it returns replaces the
+        gradient.  Returns a handle: ``handle.remove()`` takes the hook out."""
+        return autograd.register_tensor_hook(self, hook)
 
     def backward(self, gradient=None, retain_graph=False):
         """Fill ``.grad`` of every leaf this tensor depends on (see ``minidl.autograd``)."""

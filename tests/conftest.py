@@ -54,12 +54,13 @@ def repo_env():
 
 def tutorial_env(scratch):
     """A tutorial's environment: fast mode, figures and exercise progress in ``scratch``, the movie
-    reviews from ../shared where they are (tutorial 05 falls back to synthetic sentences)."""
+    reviews and MNIST from ../shared where they are (tutorials 05 and 11 fall back, saying so)."""
     from pathlib import Path
 
-    reviews = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "mr"
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
     return {"MINIDL_FAST": "1", "MPLBACKEND": "Agg", "MINIDL_FIGURES": str(scratch),
-            "MINIDL_PROGRESS": str(scratch / "progress.json"), "MINIDL_MOVIE_REVIEWS": str(reviews)}  # fmt: skip
+            "MINIDL_PROGRESS": str(scratch / "progress.json"), "MINIDL_MOVIE_REVIEWS": str(data / "text" / "mr"),
+            "MINIDL_MNIST": str(data / "mnist")}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

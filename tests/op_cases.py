@@ -916,3 +916,110 @@ def _scaled_dot_product_attention(draw, rng):
         lambda q, k, v, *mask: F.scaled_dot_product_attention(q, k, v, *mask, **options),
         lambda q, k, v, *mask: TF.scaled_dot_product_attention(q, k, v, *mask, **options),
     )
+
+
+# ----------------------------------------------------------------------------- conv1d, conv_transpose2d
+def _optional_bias(draw, rng, channels):
+    return [normal(rng, (channels,))] if draw(st.booleans()) else []
+
+
+@case("conv1d")
+def _conv1d(draw, rng):
+    """Signals (N, C, L) or (C, L), grouped channels, stride, dilation, padding an int, 'valid' or
+    'same' (even kernels too: the odd pad goes at the end), with or without a bias."""
+    groups = draw(st.sampled_from([1, 1, 2]))
+    group_in, group_out = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel, dilation = draw(st.integers(1, 4)), draw(st.integers(1, 2))
+    padding = draw(st.sampled_from([0, 1, 2, "valid", "same"]))
+    stride = 1 if padding == "same" else draw(st.integers(1, 3))
+    pad_total = 2 * padding if isinstance(padding, int) else 0
+    shortest = 1 if padding == "same" else max(1, dilation * (kernel - 1) + 1 - pad_total)
+    length = draw(st.integers(shortest, shortest + 5))
+    batch = draw(st.sampled_from([(), (1,), (2,)]))
+    options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    inputs = [normal(rng, batch + (group_in * groups, length)), normal(rng, (group_out * groups, group_in, kernel))]
+    inputs += _optional_bias(draw, rng, group_out * groups)
+    return inputs, lambda *t: F.conv1d(*t, **options), lambda *t: TF.conv1d(*t, **options)
+
+
+@case("conv_transpose2d")
+def _conv_transpose2d(draw, rng):
+    """Images (N, C, H, W) or (C, H, W), grouped channels, stride, dilation, output_padding below
+    stride or dilation, padding up to what leaves an output, with or without a bias."""
+    groups = draw(st.sampled_from([1, 1, 2]))
+    group_in, group_out = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    size, kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4))), (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride, dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3))), (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    padding = tuple(draw(st.integers(0, min(2, ((n - 1) * s + d * (k - 1) + p) // 2)))
+                    for n, k, s, d, p in zip(size, kernel, stride, dilation, output_padding))
+    batch = draw(st.sampled_from([(), (1,), (2,)]))
+    options = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    inputs = [normal(rng, batch + (group_in * groups,) + size), normal(rng, (group_in * groups, group_out) + kernel)]
+    inputs += _optional_bias(draw, rng, group_out * groups)
+    return inputs, lambda *t: F.conv_transpose2d(*t, **options), lambda *t: TF.conv_transpose2d(*t, **options)
+
+
+# ----------------------------------------------------------------------------- interpolate, adaptive pooling (issue 18)
+def _spatial_batch(draw, rng, dims):
+    """(N, C, *spatial) with ``dims`` spatial axes of 2-5."""
+    spatial = tuple(draw(st.integers(2, 5)) for _ in range(dims))
+    return normal(rng, (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + spatial)
+
+
+def _size_or_scale(draw, dims):
+    """size= (an int or one per axis, 1-8) or scale_factor= (a number or one per axis), as a dict."""
+    one_each = draw(st.booleans())
+    if draw(st.booleans()):
+        sizes = st.integers(1, 8)
+        return {"size": tuple(draw(sizes) for _ in range(dims)) if one_each else draw(sizes)}
+    scales = st.sampled_from([0.6, 1.0, 1.5, 2.0, 2.5, 3.0])
+    return {"scale_factor": tuple(draw(scales) for _ in range(dims)) if one_each else draw(scales)}
+
+
+@case("interpolate_nearest")
+def _interpolate_nearest(draw, rng):
+    """(N, C, L) or (N, C, H, W), to a size or by a scale (which also sets the source step)."""
+    dims = draw(st.sampled_from([1, 2]))
+    options = dict(_size_or_scale(draw, dims), mode="nearest")
+    return [_spatial_batch(draw, rng, dims)], lambda x: F.interpolate(x, **options), lambda x: TF.interpolate(x, **options)
+
+
+@case("interpolate_linear")
+def _interpolate_linear(draw, rng):
+    """"linear" on (N, C, L), "bilinear" on (N, C, H, W); align_corners True, False or unset."""
+    dims = draw(st.sampled_from([1, 2]))
+    options = dict(_size_or_scale(draw, dims), mode="linear" if dims == 1 else "bilinear",
+                   align_corners=draw(st.sampled_from([None, False, True])))
+    return [_spatial_batch(draw, rng, dims)], lambda x: F.interpolate(x, **options), lambda x: TF.interpolate(x, **options)
+
+
+def _adaptive_output_size(draw):
+    """An int, or a pair whose entries may be None (keep that input size); 1-6, above the input too."""
+    sizes = st.integers(1, 6)
+    return draw(st.one_of(sizes, st.tuples(st.one_of(sizes, st.none()), st.one_of(sizes, st.none()))))
+
+
+@case("adaptive_avg_pool2d")
+def _adaptive_avg_pool2d(draw, rng):
+    """(N, C, H, W) or unbatched (C, H, W), H and W 1-7."""
+    s = shape(draw, min_dims=3, max_dims=4, max_side=7)
+    output_size = _adaptive_output_size(draw)
+    return (
+        [normal(rng, s)],
+        lambda x: F.adaptive_avg_pool2d(x, output_size),
+        lambda x: TF.adaptive_avg_pool2d(x, output_size),
+    )
+
+
+@case("adaptive_max_pool2d")
+def _adaptive_max_pool2d(draw, rng):
+    """The values (distinct: no ties), and with return_indices where each maximum was."""
+    s = shape(draw, min_dims=3, max_dims=4, max_side=7)
+    output_size, return_indices = _adaptive_output_size(draw), draw(st.booleans())
+
+    def run(module, x):
+        out = module.adaptive_max_pool2d(x, output_size, return_indices=return_indices)
+        return tuple(out) if return_indices else out
+
+    return [normal(rng, s)], lambda x: run(F, x), lambda x: run(TF, x)

@@ -100,14 +100,7 @@ def _run_node(node, grad):
 def backward_pass(loss):
     """The engine's walk (minidl/autograd.py iter_backward): count consumers, then run a node once
     its count reaches 0."""
-    consumers, stack = {loss.grad_fn: 0}, [loss.grad_fn]
-    while stack:
-        node = stack.pop()
-        for parent in node.parents:
-            if parent not in consumers:
-                consumers[parent] = 0
-                stack.append(parent)
-            consumers[parent] += 1
+    consumers = md.autograd._count_consumers(loss.grad_fn)  # the counting the learner writes in 01
     order, grads, ready = [], {loss.grad_fn: np.ones(())}, [loss.grad_fn]
     while ready:
         node = ready.pop()
@@ -175,6 +168,17 @@ def attention(q, k, v, mask, scale=None):
     return weights / weights.sum(axis=-1, keepdims=True) @ v
 
 
+def activation_stds(model, x, kinds=(md.nn.ReLU, md.nn.Tanh), remove=True):
+    """The std of every output of a module of ``kinds``, read by forward hooks."""
+    stds = []
+    handles = [module.register_forward_hook(lambda module, args, out: stds.append(out.std().item()))
+               for module in model.modules() if isinstance(module, kinds)]
+    model(x)
+    for handle in handles if remove else ():
+        handle.remove()
+    return stds
+
+
 def quantize(w, levels=127):
     scale = np.abs(w).max() / levels
     return np.clip(np.round(w / scale), -levels, levels), scale
@@ -194,6 +198,7 @@ SOLUTIONS = {  # name: (a correct solution, a wrong one)
     "softmax_cross_entropy_backward": (softmax_cross_entropy_backward,
                                        lambda z, y: softmax_cross_entropy_backward(z, y, mean=False)),
     "backward": (backward_pass, depth_first_backward),
+    "activation_stds": (activation_stds, lambda model, x: activation_stds(model, x, kinds=(md.nn.Linear,))),
     "scaled_dot_product_attention": (attention, lambda q, k, v, mask: attention(q, k, v, mask, scale=1 / q.shape[-1])),
     "batch_norm_forward": (batch_norm_forward, lambda x, gamma, beta, eps: batch_norm_forward(x, gamma, beta, eps, ddof=1)),
     "batch_norm_backward": (batch_norm_backward,
@@ -245,6 +250,11 @@ def test_a_wrong_solution_fails_and_says_where(name):
 def test_calling_the_cell_is_not_an_answer(name, calls_the_cell):
     verdict = check_exercise(name, calls_the_cell)
     assert not verdict and verdict.message.startswith("case 1 (") and "expected" in verdict.message
+
+
+def test_hooks_left_registered_are_named():
+    verdict = check_exercise("activation_stds", lambda model, x: activation_stds(model, x, remove=False))
+    assert not verdict and "still has 1 hook(s) registered" in verdict.message
 
 
 def test_an_unfinished_exercise_is_not_done_yet():

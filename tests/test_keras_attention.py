@@ -183,11 +183,6 @@ def test_error_features_other_than_at_build():
         layer(md.zeros(2, 3, 6), md.zeros(2, 5, 4))
 
 
-def test_error_functional_api():
-    with pytest.raises(NotImplementedError, match="the functional API"):
-        layers.MultiHeadAttention(2, 3)(keras.Input(shape=(3, 4)), keras.Input(shape=(5, 4)))
-
-
 # ----------------------------------------------------------------------------- Add
 def test_add_sums_a_list_and_sends_the_gradient_to_each():
     a, b, c = (md.tensor(rand(2, 3, seed=s), requires_grad=True) for s in (1, 2, 3))

@@ -128,11 +128,6 @@ def test_token_ids_beyond_the_vocabulary():
            lambda: keras.Sequential([layers.Embedding(10, 4)]).predict(np.array([[1, 12]])))
 
 
-def test_functional_api_is_refused_with_what_to_do():
-    raises("dense: md.keras builds Sequential models only", lambda: layers.Dense(3)(keras.Input(shape=(4,))),
-           NotImplementedError)
-
-
 def test_missing_targets_and_targets_beside_a_generator():
     model = cnn()
     raises("fit: y is missing; give the targets as y, or x as a generator or Sequence",

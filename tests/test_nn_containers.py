@@ -213,3 +213,18 @@ def test_parameter_dict_errors():
         pdict.update(1.5)
     with pytest.raises(RuntimeError, match="ParameterDict should not be called"):
         pdict(1)
+
+
+# ----------------------------------------------------------------------------- Sequential
+@pytest.mark.torch
+def test_sequential_item_assignment_replaces_a_layer_as_torchs(torch):
+    """``model[-1] = Linear(...)``: a new head keeps the old child's name, as in torch."""
+    models = {}
+    for lib in (torch, md):
+        model = lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.ReLU(), lib.nn.Linear(3, 1))
+        model[-1] = lib.nn.Linear(3, 5)
+        model[0] = lib.nn.Linear(2, 3, bias=False)
+        models[lib.__name__] = [(name, tuple(p.shape)) for name, p in model.named_parameters()]
+    assert models["minidl"] == models["torch"] == [("0.weight", (3, 2)), ("2.weight", (5, 3)), ("2.bias", (5,))]
+    with pytest.raises(IndexError):
+        md.nn.Sequential(md.nn.ReLU())[3] = md.nn.ReLU()

@@ -6,10 +6,7 @@ A tutorial promises a figure (or a backprop page) by naming its file as a string
 as a notebook it shows them inline.  The claims a tutorial prints are read back from its output by ``CLAIMS`` below.
 """
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -152,6 +149,16 @@ CLAIMS = {  # tutorial: [(what is claimed, pattern of the printed line, test of 
     "09_attention": [
         ("a two-layer Transformer learns to reverse digit sequences in a few hundred steps",
          r"reversal: sequence accuracy ([-+\d.eE]+) after ([-+\d.eE]+) steps", lambda accuracy, steps: accuracy >= 0.95 and steps <= 600),
+    ],
+    "10_initialization": [
+        ("He keeps the ReLU net's activation std near layer 1's (about 0.84) over 10 layers; naive N(0, 0.01^2) "
+         "collapses it by 100x or more; Xavier loses sqrt(2) per layer",
+         r"activation std at layer 10: naive ([-+\d.eE]+), xavier ([-+\d.eE]+), he ([-+\d.eE]+)",
+         lambda naive, xavier, he: 0.28 < he < 2.5 and naive < he / 100 and naive < xavier < he),
+    ],
+    "11_transfer_learning": [
+        ("with the fewest labels, the frozen pre-trained CNN with a new head beats the same CNN trained from scratch",
+         r"with (\d+) labels per class: fine-tuned ([-+\d.eE]+), from scratch ([-+\d.eE]+)", lambda n, tuned, scratch: tuned > scratch),
     ],
 }  # fmt: skip
 

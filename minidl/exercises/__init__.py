@@ -11,15 +11,15 @@ remembered (see ``progress``), and ``md.testing.progress()`` prints which exerci
 """
 import numpy as np
 
-from minidl.exercises import (attention, autograd, backward_pass, classifier, compression, convolution, normalization,
-                              optimizers, recurrent, training)
+from minidl.exercises import (attention, autograd, backward_pass, classifier, compression, convolution, initialization,
+                              normalization, optimizers, recurrent, training)
 from minidl.exercises import progress as _progress
 from minidl.exercises.check import Verdict, judge
 
 EXERCISES = {
     exercise.name: exercise
     for module in (autograd, backward_pass, classifier, optimizers, convolution, recurrent, training, compression,
-                   normalization, attention)
+                   normalization, attention, initialization)
     for exercise in module.EXERCISES
 }
 

@@ -1,6 +1,4 @@
 """Tutorial 08's exercises: batch norm's forward in training mode, and its backward in one formula."""
-import numpy as np
-
 import minidl as md
 import minidl.functional as F
 from minidl.exercises.check import Exercise

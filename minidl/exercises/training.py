@@ -1,6 +1,4 @@
 """Tutorial 06's exercise: standardize with the training set's statistics."""
-import numpy as np
-
 import minidl as md
 from minidl.exercises.check import Exercise
 

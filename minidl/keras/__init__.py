@@ -11,6 +11,10 @@ examples written for ``tf.keras`` run with ``tf.keras.X`` replaced by ``md.keras
     model.fit(x_train, y_train, epochs=5, validation_split=0.1)
     model.save("mnist.keras");  model = keras.models.load_model("mnist.keras")
 
+    inputs = keras.Input(shape=(16,))                  # the functional API: a graph of layers
+    x = layers.Dense(16, activation="relu")(inputs)
+    model = keras.Model(inputs, layers.Dense(1)(layers.Add()([inputs, x])))
+
 Images are channels-last (batch, H, W, C) and sequences batch-first (batch, T, features), as in
 Keras; the layers move axes around the ``md.nn`` layers they wrap, and ``get_weights()`` gives the
 weights in Keras's layouts.
@@ -20,4 +24,4 @@ from minidl.keras import (
     regularizers, utils,
 )
 from minidl.keras.layers import Input, InputLayer
-from minidl.keras.models import Sequential
+from minidl.keras.models import Model, Sequential

@@ -42,9 +42,12 @@ def _lookup(name, known, kind):
     return known[name]
 
 
+NAME_KEYS = {"name", "keras_history", "input_layers", "output_layers"}  # layer names, never custom objects
+
+
 def with_custom_objects(config, custom_objects):
     """``config`` with every name (or ``{"class_name": ...}``) found in ``custom_objects``
-    replaced by that object, at any depth; layer names are left alone."""
+    replaced by that object, at any depth; layer names (under ``NAME_KEYS``) are left alone."""
     if not custom_objects:
         return config
     if isinstance(config, str):
@@ -53,7 +56,7 @@ def with_custom_objects(config, custom_objects):
         if config.get("class_name") in custom_objects:
             found = custom_objects[config["class_name"]]
             return found(**with_custom_objects(config.get("config", {}), custom_objects))
-        return {key: value if key == "name" else with_custom_objects(value, custom_objects)
+        return {key: value if key in NAME_KEYS else with_custom_objects(value, custom_objects)
                 for key, value in config.items()}
     if isinstance(config, (list, tuple)):
         return type(config)(with_custom_objects(item, custom_objects) for item in config)

@@ -4,8 +4,11 @@ archive (``.npz``, written atomically, never pickle), whatever the suffix (``.ke
     format, version     "md.keras", 1
     config              the architecture as Keras writes it: {"class_name": "Sequential",
                         "config": {"name", "layers": [{"class_name": "Dense", "config": {...}}, ...],
-                        "build_input_shape"}}
-    weights             each layer's ``get_weights()`` (Keras's layout), in order
+                        "build_input_shape"}}, or for ``keras.Model(inputs, outputs)``
+                        {"class_name": "Functional", "config": {"name", "layers": [{"class_name",
+                        "config", "name", "inbound_nodes": the calls}, ...], "input_layers",
+                        "output_layers"}} (see ``functional.py``)
+    weights             each layer's ``get_weights()`` (Keras's layout), in ``model.layers`` order
     compile_config      the optimizer, loss and metrics given to ``compile`` (None if not compiled)
     optimizer_state     the optimizer's ``state_dict()`` once it has trained (None before)
 

@@ -25,3 +25,6 @@ from minidl.nn.transformer import (
     TransformerEncoderLayer,
     sinusoidal_positions,
 )
+from minidl.nn.conv import Conv1d, ConvTranspose2d
+from minidl.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d
+from minidl.nn.layers import Upsample

@@ -74,6 +74,10 @@ class _Indexed(Module):
         """The name of the child at position ``index`` (negative counts from the end)."""
         return list(self._modules)[_position(type(self).__name__, index, len(self), "modules")]
 
+    def __setitem__(self, index, module):
+        """``container[i] = module`` replaces the child at position ``i`` (keeping its name)."""
+        self.add_module(self._key(index), module)
+
     def append(self, module):
         """Add ``module`` at the end; returns self."""
         self.add_module(str(len(self)), module)
@@ -117,9 +121,6 @@ class ModuleList(_Indexed):
         if isinstance(index, slice):
             return ModuleList(list(self)[index])
         return self._modules[self._key(index)]
-
-    def __setitem__(self, index, module):
-        self.add_module(self._key(index), module)
 
     def extend(self, modules):
         """Append each of ``modules``; returns self."""

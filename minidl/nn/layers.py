@@ -1,4 +1,4 @@
-"""Layers without a nonlinearity: Linear, Embedding, Dropout, Dropout2d, Flatten, Unflatten, Identity.
+"""Layers without a nonlinearity: Linear, Embedding, Dropout, Dropout2d, Flatten, Unflatten, Identity, Upsample.
 
 Same constructor arguments, defaults, weight shapes and initial distributions as ``torch.nn``.
 """
@@ -160,3 +160,25 @@ class Identity(Module):
 
     def forward(self, input):
         return input
+
+
+class Upsample(Module):
+    """Resize the spatial axes to ``size`` or by ``scale_factor`` with ``F.interpolate``'s
+    ``mode`` ("nearest", "linear" for (N, C, L), "bilinear" for (N, C, H, W)); no parameters."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
+        super().__init__()
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+        if isinstance(scale_factor, (tuple, list)):
+            self.scale_factor = tuple(float(s) for s in scale_factor)
+        else:
+            self.scale_factor = float(scale_factor) if scale_factor else None
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, input):
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self):
+        shape = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
+        return f"{shape}, mode={self.mode!r}"

@@ -11,7 +11,13 @@ import textwrap
 import numpy as np
 
 from minidl import backend
+from minidl.nn import hooks
 from minidl.tensor import Tensor
+
+_HOOK_DICTS = (
+    "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks", "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called", "_backward_pre_hooks", "_backward_hooks",
+)  # fmt: skip
 
 
 class Parameter(Tensor):
@@ -68,6 +74,8 @@ class Module:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
+        for name in _HOOK_DICTS:  # hook id -> hook (or -> True: the hook's flags), see hooks.py
+            object.__setattr__(self, name, collections.OrderedDict())
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
@@ -314,7 +322,48 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: subclasses of Module must define forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_pre_hooks or self._backward_hooks:
+            return hooks.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ hooks (see hooks.py)
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before each forward; a value it returns replaces ``args``
+        (a non-tuple is wrapped in one).  ``with_kwargs=True``: ``hook(module, args, kwargs)``,
+        returning None or ``(args, kwargs)``.  Returns a handle (``handle.remove()``)."""
+        flags = {"_forward_pre_hooks_with_kwargs": with_kwargs}
+        return self._add_hook("_forward_pre_hooks", hook, prepend, flags)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """Call ``hook(module, args, output)`` after each forward; a value it returns replaces the
+        output.  ``with_kwargs=True``: ``hook(module, args, kwargs, output)``.  ``always_call=True``:
+        also called when forward raises.  Returns a handle (``handle.remove()``)."""
+        flags = {"_forward_hooks_with_kwargs": with_kwargs, "_forward_hooks_always_called": always_call}
+        return self._add_hook("_forward_hooks", hook, prepend, flags)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradients w.r.t. the module's outputs are
+        known; a tuple it returns replaces ``grad_output``.  Returns a handle."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend, {})
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients w.r.t. the module's
+        positional inputs are known; a tuple it returns replaces ``grad_input``.  Both are tuples
+        of Tensors (None where there is no gradient).  Returns a handle."""
+        return self._add_hook("_backward_hooks", hook, prepend, {})
+
+    def _add_hook(self, store, hook, prepend, flags):
+        """Put ``hook`` in the ordered dict ``store`` (first if ``prepend``), flagged in the dicts
+        of ``flags`` whose value is True; the handle removes it from all of them."""
+        hooks_dict = getattr(self, store)
+        handle = hooks.RemovableHandle(hooks_dict, extra_dict=[getattr(self, name) for name in flags])
+        hooks_dict[handle.id] = hook
+        for name, flagged in flags.items():
+            if flagged:
+                getattr(self, name)[handle.id] = True
+        if prepend:
+            hooks_dict.move_to_end(handle.id, last=False)
+        return handle
 
     def extra_repr(self):
         """The layer's settings shown inside its repr's parentheses; override in layers."""

@@ -1,4 +1,4 @@
-"""MaxPool2d and AvgPool2d: pooling layers with PyTorch's arguments (no parameters)."""
+"""Pooling layers with PyTorch's arguments (no parameters): MaxPool2d, AvgPool2d and the adaptive ones."""
 from minidl import functional as F
 from minidl.nn.module import Module
 
@@ -34,3 +34,33 @@ class AvgPool2d(Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """The mean of each of ``output_size`` windows sized to fit the input (an int, or a pair whose
+    None entries keep the input's size): ``AdaptiveAvgPool2d(1)`` is global average pooling."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """The max of each of ``output_size`` windows sized to fit the input; ``return_indices`` also
+    returns where each maximum was (flat h * W + w)."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input):
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"

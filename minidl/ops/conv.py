@@ -2,6 +2,10 @@
 
 PyTorch's layout: input (N, C, H, W), weight (O, C / groups, kh, kw), bias (O,), output
 (N, O, OH, OW) with OH = floor((H + pad_top + pad_bottom - dilation (kh - 1) - 1) / stride) + 1.
+
+``conv1d`` (``minidl.ops.conv1d``: a signal is an image of height 1) and ``conv_transpose2d``
+(``minidl.ops.conv_transpose``: this convolution's input gradient, run forward) use the helpers
+and the geometry here.
 """
 import collections
 
@@ -9,12 +13,12 @@ from minidl import backend, parallel
 from minidl.autograd import Function
 from minidl.config import config
 from minidl.ops.common import promote_operands
-from minidl.ops.window import Geometry, check_output_size, conv_output_size, image_input, kernel_module, pair
+from minidl.ops.window import Geometry, check_output_size, conv_output_size, image_input, ints, ints_phrase, kernel_module
 
 ConvGeometry = collections.namedtuple("ConvGeometry", Geometry._fields + ("groups",))
 
 
-def _grouped_matmul(a, b, out=None):
+def grouped_matmul(a, b, out=None):
     """out[g] = a[g] @ b[g] for every group g, as 2-D products (BLAS takes transposed 2-D views
     directly; NumPy's batched matmul copies them).  ``dot``, not ``matmul``: NumPy's matmul held
     the GIL for the first MNIST layer's weight gradient (32 x 21632 x 9), so the two threads of
@@ -27,7 +31,7 @@ def _grouped_matmul(a, b, out=None):
     return out
 
 
-def _products_into(out, weight_rows, by_group, bias):
+def products_into(out, weight_rows, by_group, bias):
     """out[n, group rows, p] = (weight_rows[group] @ by_group[group])[:, (n, p)] + bias: the
     forward product, one per group, rearranged from (O, N * OH * OW) to out's (N, O, OH * OW)
     layout.  The bias goes onto the product's contiguous rows before that copy (half the time of
@@ -42,13 +46,27 @@ def _products_into(out, weight_rows, by_group, bias):
         out[:, rows] = product.reshape(group_out, n_batch, positions).transpose(1, 0, 2)
 
 
-def _with_bias(out, bias):
+def rows_by_group(images, groups):
+    """Images (N, C, H, W) as rows per group, (groups, C / groups, N * H * W): a copy, in the
+    column order of im2col."""
+    return images.transpose(1, 0, 2, 3).reshape(groups, images.shape[1] // groups, -1)
+
+
+def col2im_of_product(kernels, image, weight_rows, rows, geometry, cols=None):
+    """image += col2im(W^T @ rows), one product per group: the adjoint of the convolution
+    ``rows = W @ im2col(image)`` with respect to its input.  ``cols``: where to write the product
+    (an array of im2col's shape), or None for a new one."""
+    cols = grouped_matmul(weight_rows.transpose(0, 2, 1), rows, out=cols)
+    kernels.col2im(cols.reshape(-1, rows.shape[2]), image, *geometry[:5])
+
+
+def with_bias(out, bias):
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1)
     return out
 
 
-def _columns(kernels, x, geometry):
+def columns(kernels, x, geometry):
     """im2col of ``x``, grouped: (groups, C / groups * kh * kw, N * OH * OW)."""
     xp = backend.get_array_module(x)
     out_h, out_w = geometry.out_size
@@ -57,7 +75,7 @@ def _columns(kernels, x, geometry):
     return cols.reshape(geometry.groups, -1, cols.shape[1])
 
 
-def _chunks(x, out_channels, geometry):
+def cache_chunks(x, out_channels, geometry):
     """The batch cut into chunks whose columns and output fit in a core's cache (``minidl.parallel``)."""
     kh, kw = geometry.kernel
     sample_bytes = (x.shape[1] * kh * kw + out_channels) * geometry.out_size[0] * geometry.out_size[1] * x.itemsize
@@ -81,9 +99,9 @@ class Conv2dIm2col(Function):
         weight_rows = weight.reshape(geometry.groups, weight.shape[0] // geometry.groups, -1)
 
         def forward_chunk(samples):
-            _products_into(out[samples], weight_rows, _columns(kernels, x[samples], geometry), bias)
+            products_into(out[samples], weight_rows, columns(kernels, x[samples], geometry), bias)
 
-        parallel.map_chunks(forward_chunk, _chunks(x, weight.shape[0], geometry))
+        parallel.map_chunks(forward_chunk, cache_chunks(x, weight.shape[0], geometry))
         ctx.save_for_backward(x, weight_rows)
         ctx.geometry, ctx.weight_shape = geometry, weight.shape
         return out.reshape(x.shape[0], weight.shape[0], out_h, out_w)
@@ -98,16 +116,15 @@ class Conv2dIm2col(Function):
         dx = xp.zeros(x.shape, dtype=grad.dtype) if need_input else None
 
         def backward_chunk(samples):
-            by_group = _columns(kernels, x[samples], geometry)
-            grad_rows = grad[samples].transpose(1, 0, 2, 3).reshape(geometry.groups, weight_rows.shape[1], -1)
-            dweight = _grouped_matmul(grad_rows, by_group.transpose(0, 2, 1)) if need_weight else None
+            by_group = columns(kernels, x[samples], geometry)
+            grad_rows = rows_by_group(grad[samples], geometry.groups)
+            dweight = grouped_matmul(grad_rows, by_group.transpose(0, 2, 1)) if need_weight else None
             dbias = grad_rows.sum(axis=2).reshape(-1) if need_bias else None  # rows in cache: faster than at the end
             if need_input:  # the columns are no longer needed: dcols is written over them
-                grad_cols = _grouped_matmul(weight_rows.transpose(0, 2, 1), grad_rows, out=by_group)
-                kernels.col2im(grad_cols.reshape(-1, grad_rows.shape[2]), dx[samples], *geometry[:5])
+                col2im_of_product(kernels, dx[samples], weight_rows, grad_rows, geometry, cols=by_group)
             return dweight, dbias
 
-        dweights, dbiases = zip(*parallel.map_chunks(backward_chunk, _chunks(x, ctx.weight_shape[0], geometry)))
+        dweights, dbiases = zip(*parallel.map_chunks(backward_chunk, cache_chunks(x, ctx.weight_shape[0], geometry)))
         grads = [dx, sum(dweights).reshape(ctx.weight_shape) if need_weight else None]
         if need_bias:
             grads.append(sum(dbiases))
@@ -126,7 +143,7 @@ class Conv2dDirect(Function):
         kernels.conv_forward_direct(x, weight, out, geometry.stride, geometry.padding, geometry.dilation, geometry.groups)
         ctx.save_for_backward(x, weight)
         ctx.geometry = geometry
-        return _with_bias(out, bias)
+        return with_bias(out, bias)
 
     @staticmethod
     def backward(ctx, grad):
@@ -150,18 +167,70 @@ ALGORITHMS = {"im2col": Conv2dIm2col, "direct": Conv2dDirect}
 
 
 def _padding(op, padding, kernel, stride, dilation):
-    """(top, left) padding and the total padding per axis; 'valid' is none, 'same' keeps the size."""
+    """Padding before each spatial axis (top, left) and the total per axis; 'valid' is none,
+    'same' keeps the size (torch's split: the odd one goes after)."""
+    axes = len(kernel)
     if padding == "valid":
-        return (0, 0), (0, 0)
+        return (0,) * axes, (0,) * axes
     if padding == "same":
-        if stride != (1, 1):
+        if any(s != 1 for s in stride):
             raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
         total = tuple(d * (k - 1) for k, d in zip(kernel, dilation))
         return tuple(t // 2 for t in total), total
     if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a pair of ints, got {padding!r}")
-    pad = pair(op, "padding", padding, 0)
+        raise ValueError(f"{op}: padding must be 'valid', 'same', an int or {ints_phrase(axes)}, got {padding!r}")
+    pad = ints(op, "padding", padding, axes, 0)
     return pad, tuple(2 * p for p in pad)
+
+
+def check_operands(op, x, weight, bias, groups, weight_layout):
+    """x, weight and bias (or None) promoted to one dtype, after checking that the weight has x's
+    rank (its axes ``weight_layout``), that ``groups`` divides the channels, and that the
+    channels and the bias fit the weight (O, C / groups, *kernel)."""
+    tensors = promote_operands(op, x, weight, *([] if bias is None else [bias]))
+    x, weight = tensors[0], tensors[1]
+    if weight.ndim != x.ndim:
+        raise ValueError(f"{op}: weight must be {x.ndim}-D {weight_layout}, got shape {weight.shape}")
+    if not isinstance(groups, int) or groups < 1 or x.shape[1] % groups or weight.shape[0] % groups:
+        raise ValueError(
+            f"{op}: groups must be a positive int dividing both the input channels ({x.shape[1]}) and "
+            f"the output channels ({weight.shape[0]}), got {groups!r}"
+        )
+    if x.shape[1] != weight.shape[1] * groups:
+        raise ValueError(
+            f"{op}: input of shape {x.shape} has {x.shape[1]} channels, but weight of shape {weight.shape} "
+            f"expects {weight.shape[1] * groups} (in_channels / groups = {weight.shape[1]}, groups = {groups})"
+        )
+    if bias is not None and tensors[2].shape != (weight.shape[0],):
+        raise ValueError(f"{op}: bias must have shape ({weight.shape[0]},), got {tensors[2].shape}")
+    return x, weight, (tensors[2] if bias is not None else None)
+
+
+def as_image_geometry(out_size, kernel, stride, padding, dilation, groups):
+    """A ConvGeometry from per-axis settings of 2 axes, or of 1: then those of an image of height
+    1 (kernel height 1, no padding above, stride and dilation 1 down the column)."""
+    def lift(values, fill):
+        return (fill,) * (2 - len(values)) + tuple(values)
+
+    return ConvGeometry(lift(out_size, 1), lift(kernel, 1), lift(stride, 1), lift(padding, 0), lift(dilation, 1), groups)
+
+
+def conv_geometry(op, x, kernel, stride, padding, dilation, groups):
+    """The checked ConvGeometry of convolving ``x`` (N, C, *spatial) with a ``kernel`` (one size
+    per spatial axis, 1 or 2 of them): output size floor((n + padding - d (k - 1) - 1) / s) + 1."""
+    axes = len(kernel)
+    stride = ints(op, "stride", stride, axes, 1)
+    dilation = ints(op, "dilation", dilation, axes, 1)
+    pad, pad_total = _padding(op, padding, kernel, stride, dilation)
+    out_size = tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip(x.shape[2:], kernel, stride, pad_total, dilation))
+    check_output_size(op, x, out_size, f"kernel {tuple(kernel)}, stride {stride}, padding {pad}, dilation {dilation}")
+    return as_image_geometry(out_size, tuple(kernel), stride, pad, dilation, groups)
+
+
+def convolve(x, weight, bias, geometry):
+    """The convolution of images ``x`` (N, C, H, W) by ``weight`` (O, C / groups, kh, kw) of
+    ``geometry``, with the algorithm ``md.config.conv_algorithm`` names."""
+    return ALGORITHMS[config.conv_algorithm].apply(x, weight, *([] if bias is None else [bias]), geometry=geometry)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -171,28 +240,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ``padding``: int, pair, 'valid' or 'same'.  ``md.config.conv_algorithm`` picks the algorithm.
     """
     x, unbatched = image_input("conv2d", input)
-    tensors = promote_operands("conv2d", x, weight, *([] if bias is None else [bias]))
-    x, weight = tensors[0], tensors[1]
-    if weight.ndim != 4:
-        raise ValueError(f"conv2d: weight must be 4-D (out_channels, in_channels / groups, kh, kw), got shape {weight.shape}")
-    if not isinstance(groups, int) or groups < 1 or x.shape[1] % groups or weight.shape[0] % groups:
-        raise ValueError(
-            f"conv2d: groups must be a positive int dividing both the input channels ({x.shape[1]}) and "
-            f"the output channels ({weight.shape[0]}), got {groups!r}"
-        )
-    if x.shape[1] != weight.shape[1] * groups:
-        raise ValueError(
-            f"conv2d: input of shape {x.shape} has {x.shape[1]} channels, but weight of shape {weight.shape} "
-            f"expects {weight.shape[1] * groups} (in_channels / groups = {weight.shape[1]}, groups = {groups})"
-        )
-    if bias is not None and tensors[2].shape != (weight.shape[0],):
-        raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {tensors[2].shape}")
-    kernel = weight.shape[2:]
-    stride = pair("conv2d", "stride", stride, 1)
-    dilation = pair("conv2d", "dilation", dilation, 1)
-    pad, pad_total = _padding("conv2d", padding, kernel, stride, dilation)
-    out_size = tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip(x.shape[2:], kernel, stride, pad_total, dilation))
-    check_output_size("conv2d", x, out_size, f"kernel {tuple(kernel)}, stride {stride}, padding {pad}, dilation {dilation}")
-    geometry = ConvGeometry(out_size, tuple(kernel), stride, pad, dilation, groups)
-    out = ALGORITHMS[config.conv_algorithm].apply(*tensors, geometry=geometry)
+    x, weight, bias = check_operands("conv2d", x, weight, bias, groups, "(out_channels, in_channels / groups, kh, kw)")
+    geometry = conv_geometry("conv2d", x, weight.shape[2:], stride, padding, dilation, groups)
+    out = convolve(x, weight, bias, geometry)
     return out.squeeze(0) if unbatched else out

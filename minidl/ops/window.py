@@ -9,12 +9,22 @@ Geometry = collections.namedtuple("Geometry", "out_size kernel stride padding di
 Geometry.__doc__ = """Pairs (rows, cols): output size, kernel size, stride, top/left padding, dilation."""
 
 
+def ints(op, name, value, count, minimum):
+    """``value`` (an int, or ``count`` ints) as a tuple of ``count`` ints, each at least ``minimum``."""
+    values = (value,) * count if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != count or not all(isinstance(v, numbers.Integral) and v >= minimum for v in values):
+        raise ValueError(f"{op}: {name} must be an int or {ints_phrase(count)} >= {minimum}, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def ints_phrase(count):
+    """How error messages name a tuple of ``count`` ints: "a pair of ints", "a tuple of 1 int"."""
+    return "a pair of ints" if count == 2 else f"a tuple of {count} int{'s' * (count > 1)}"
+
+
 def pair(op, name, value, minimum):
     """``value`` (an int or two ints) as a pair of ints, each at least ``minimum``."""
-    values = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
-    if len(values) != 2 or not all(isinstance(v, numbers.Integral) and v >= minimum for v in values):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints >= {minimum}, got {value!r}")
-    return tuple(int(v) for v in values)
+    return ints(op, name, value, 2, minimum)
 
 
 SIMULATED_SIZE_LIMIT = 1024  # elements; Numba's CUDA simulator runs each GPU thread as a Python thread
@@ -66,9 +76,27 @@ def image_input(op, input):
     return x, False
 
 
+def signal_input(op, input):
+    """The input as a floating 3-D tensor (N, C, L); a 2-D (C, L) signal gets a batch axis.
+    Returns (tensor, was_unbatched)."""
+    x = as_floating_tensor(op, input)
+    if x.ndim == 2:
+        return x.unsqueeze(0), True
+    if x.ndim != 3:
+        raise ValueError(f"{op}: input must be 3-D (N, C, L) or 2-D (C, L), got shape {x.shape}")
+    return x, False
+
+
 def conv_output_size(size, kernel, stride, pad_total, dilation):
     """floor((size + padding - dilation * (kernel - 1) - 1) / stride) + 1."""
     return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def transposed_output_size(size, kernel, stride, pad, dilation, output_padding):
+    """(size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1: the input
+    size of the convolution whose output size is ``size`` (the largest such, less ``stride - 1``,
+    plus ``output_padding``)."""
+    return (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_padding + 1
 
 
 def pool_output_size(size, kernel, stride, pad, dilation, ceil_mode):

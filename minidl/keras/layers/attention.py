@@ -18,7 +18,6 @@ from minidl import nn
 from minidl.keras import initializers, regularizers
 from minidl.keras.config import serialize
 from minidl.keras.layers.base import Layer, copy_into
-from minidl.keras.layers.input import KerasTensor
 from minidl.ops.attention import attention_weights
 from minidl.tensor import Tensor
 
@@ -35,8 +34,8 @@ class MultiHeadAttention(Layer):
     ``attention_mask`` (batch, T, S): True or nonzero where query t may attend to key s.
     ``training=None`` follows the layer's mode (``train()``/``eval()``), as md.keras's Dropout.
 
-    What md.keras leaves out: ``Sequential`` feeds a layer one input, so this layer is called
-    directly (there is no functional API); inputs of other ranks than 3 and ``attention_axes``
+    It takes several inputs, so it lives in functional models (``keras.Model(inputs, outputs)``)
+    or is called directly.  What md.keras leaves out: inputs of other ranks than 3 and ``attention_axes``
     other than the sequence axis; Keras's implicit masks (``query_mask``...).  A query whose
     every key is masked out gets zero scores, and an output of the output bias (Keras gives
     uniform scores 1/S on its explicit path).
@@ -144,8 +143,6 @@ class MultiHeadAttention(Layer):
     def forward(self, query, value, key=None, attention_mask=None, return_attention_scores=False, training=None,
                 use_causal_mask=False):
         key = value if key is None else key
-        if any(isinstance(x, KerasTensor) for x in (query, value, key)):
-            return super().forward(query)  # Keras's functional API: the base class says it is not implemented
         query, value, key = (x if isinstance(x, Tensor) else Tensor(np.asarray(x, backend.get_default_dtype()))
                              for x in (query, value, key))
         self._check_inputs(query, value, key)

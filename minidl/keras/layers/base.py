@@ -7,16 +7,18 @@ time it sees an input.  Shapes are Keras's: ``input_shape`` given to a layer is 
 
 Weights live in the ``md.nn`` modules in PyTorch's layout; ``get_weights()`` and
 ``set_weights()`` speak Keras's (a Dense kernel is (in, units), PyTorch's weight (units, in)).
+
+Called on KerasTensors (``Dense(8)(keras.Input(shape=(16,)))``, Keras's functional API), a layer
+returns KerasTensors and records the call in ``inbound_nodes`` (see ``minidl.keras.symbolic``).
 """
 import math
 
 import numpy as np
 
 from minidl import backend, nn
-from minidl.keras import activations
+from minidl.keras import activations, symbolic
 from minidl.keras.backend import unique_name
 from minidl.keras.config import serialize
-from minidl.keras.layers.input import KerasTensor
 
 
 class Layer(nn.Module):
@@ -43,6 +45,7 @@ class Layer(nn.Module):
         self.built_input_shape = self.built_output_shape = None
         self.built = False
         self.regularized = []
+        self.inbound_nodes = []  # the calls on KerasTensors (symbolic.Node), in order
 
     # ------------------------------------------------------------------ what subclasses define
     def build(self, input_shape):
@@ -71,18 +74,23 @@ class Layer(nn.Module):
         return cls(**config)
 
     # ------------------------------------------------------------------ running
+    def __call__(self, *args, **kwargs):
+        """On tensors (or arrays): the layer's output.  On KerasTensors: KerasTensors of the
+        output's shape, the call recorded for ``keras.Model(inputs, outputs)``."""
+        keras_tensors = symbolic.keras_tensors_in(args, kwargs)
+        if not keras_tensors:
+            return super().__call__(*args, **kwargs)
+        if self.built and len(keras_tensors) == 1 and not self.accepts(symbolic.sample_shape(keras_tensors[0])):
+            raise ValueError(input_mismatch(self, keras_tensors[0].shape))
+        return symbolic.call(self, args, kwargs)
+
     def forward(self, x):
-        if isinstance(x, KerasTensor):
-            raise NotImplementedError(
-                f"{self.name}: md.keras builds Sequential models only; the functional API "
-                "(layer(keras.Input(...)), keras.Model(inputs, outputs)) is not implemented: "
-                "list the layers in keras.Sequential([keras.Input(shape=...), ...]) instead"
-            )
         shape = tuple(x.shape)
         if not self.built:
             self.built_input_shape = (None,) + shape[1:]
             self.build(self.built_input_shape)
             self.built = True
+            self.apply_trainable()  # a layer frozen before it was built: freeze the new weights
         elif not self.accepts(shape):
             raise ValueError(input_mismatch(self, shape))
         y = self.call(x)
@@ -132,8 +140,39 @@ class Layer(nn.Module):
         return sum(regularizer(weight) for regularizer, weight in self.regularized)
 
     def count_params(self):
-        """The number of trainable weights (Keras's count)."""
-        return sum(p.array.size for p in self.parameters() if p.requires_grad)
+        """The number of weights, trainable or frozen (Keras's count; not constant internals such
+        as the second bias of a PyTorch RNN, which never requires grad)."""
+        frozen = self.__dict__.get("frozen_weights", {})
+        return sum(p.array.size for p in self.parameters() if p.requires_grad or id(p) in frozen)
+
+    # ------------------------------------------------------------------ freezing
+    @property
+    def trainable(self):
+        """Keras's switch: ``layer.trainable = False`` freezes the layer's weights.  They stop
+        requiring grad (and drop their gradient), so ``fit`` leaves them as they are (set it before
+        ``compile``, or compile again, as in Keras) and ``summary`` counts them as non-trainable;
+        ``True`` makes them trainable again."""
+        return self.__dict__.get("is_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        self.is_trainable = bool(value)
+        self.apply_trainable()
+
+    def apply_trainable(self):
+        """Make the weights follow ``trainable``, remembering which ones were frozen here (by id),
+        so that unfreezing leaves constant internals constant."""
+        frozen = self.__dict__.setdefault("frozen_weights", {})
+        if self.trainable:
+            for weight in frozen.values():
+                weight.requires_grad_(True)
+            frozen.clear()
+            return
+        for weight in self.parameters():
+            if weight.requires_grad:
+                weight.requires_grad_(False)
+                weight.grad = None
+                frozen[id(weight)] = weight
 
     def base_config(self, **settings):
         """``get_config()`` of a subclass: the name, the activation if it has one, and ``settings``."""
@@ -191,6 +230,6 @@ def shape_hint(sample, got):
     if len(got) == 4 and len(sample) == 3 and (got[1], got[2], got[3]) == (sample[2], sample[0], sample[1]):
         return ("; the data is channels-first (batch, channels, height, width), md.keras (like Keras) "
                 "reads channels-last (batch, height, width, channels): x.transpose(0, 2, 3, 1)")
-    if len(sample) == 1 and len(got) > 2 and math.prod(got[1:]) == sample[0]:
+    if len(sample) == 1 and len(got) > 2 and None not in got[1:] and math.prod(got[1:]) == sample[0]:
         return "; flatten each sample first: put Flatten() before this layer, or x.reshape(len(x), -1)"
     return ""

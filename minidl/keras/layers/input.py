@@ -1,35 +1,19 @@
-"""``keras.Input(shape=...)``: the shape (and dtype) of one sample, declared as the first entry of
-a Sequential model instead of ``input_shape=`` on its first layer:
+"""``keras.Input(shape=...)``: the shape (and dtype) of one sample, where a model starts.
+
+    inputs = keras.Input(shape=(16,))                      # KerasTensor, shape (None, 16)
+    outputs = layers.Dense(4)(layers.Dense(8, activation="relu")(inputs))
+    model = keras.Model(inputs, outputs)                   # the functional API
 
     model = keras.Sequential([keras.Input(shape=(28, 28, 1)), layers.Conv2D(32, 3), ...])
 
-``Input`` returns a ``KerasTensor`` (a placeholder with ``shape == (None, 28, 28, 1)``), as in
-Keras; ``InputLayer(shape=...)`` is the same declaration written as a layer.  Neither is counted in
-``model.layers``.  (Keras's functional API, which calls layers on these placeholders, is not
-implemented.)
+``Input`` returns a ``KerasTensor`` (a placeholder with ``shape == (None, 16)``), made by an
+``InputLayer``, as in Keras; ``InputLayer(shape=...)`` is the same declaration written as a layer.
+A functional model lists its InputLayers in ``model.layers`` (with no weights); a Sequential
+model does not.
 """
-import numpy as np
-
-from minidl.keras.backend import unique_name
-
-
-class KerasTensor:
-    """A symbolic input: its ``shape`` (batch axis first, None when free), ``dtype`` and ``name``."""
-
-    def __init__(self, shape, dtype=None, name=None):
-        self.shape, self.dtype, self.name = tuple(shape), dtype, name
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def input_dtype(self):
-        """``"int"`` for integer inputs (token ids), ``"float"`` otherwise: how the model casts x."""
-        return "int" if self.dtype is not None and np.issubdtype(np.dtype(self.dtype), np.integer) else "float"
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype or 'float32'}, name={self.name}>"
+from minidl.keras import symbolic
+from minidl.keras.keras_tensor import KerasTensor
+from minidl.keras.layers.base import Layer
 
 
 def batch_shape_of(caller, shape, batch_size, batch_shape):
@@ -42,14 +26,26 @@ def batch_shape_of(caller, shape, batch_size, batch_shape):
     return (batch_size,) + shape
 
 
-class InputLayer:
+class InputLayer(Layer):
     """The input declaration as a layer: ``InputLayer(shape=(784,))`` (Keras 2's
-    ``input_shape=`` is accepted too).  ``output`` is its ``KerasTensor``."""
+    ``input_shape=`` is accepted too).  ``output`` is its ``KerasTensor``, the output of its one
+    node (a call on nothing); it has no weights."""
 
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, input_shape=None):
+        super().__init__(None, name=name)
         shape = input_shape if shape is None else shape
-        self.name = name or unique_name("InputLayer")
-        self.output = KerasTensor(batch_shape_of("InputLayer", shape, batch_size, batch_shape), dtype, self.name)
+        self.batch_shape = batch_shape_of("InputLayer", shape, batch_size, batch_shape)
+        self.dtype = dtype
+        self.output = KerasTensor(self.batch_shape, dtype, self.name)
+        symbolic.record(self, (), {}, [self.output])
+        self.built, self.built_input_shape = True, self.batch_shape
+        self.built_output_shape = self.batch_shape
+
+    def call(self, x):
+        return x
+
+    def get_config(self):
+        return {"batch_shape": self.batch_shape, "dtype": self.dtype, "name": self.name}
 
 
 def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):

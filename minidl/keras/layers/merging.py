@@ -1,8 +1,8 @@
 """Merging layers: ``Add()([x1, x2, ...])``, the elementwise sum of a list of tensors (a residual
 connection: ``Add()([x, block(x)])``).
 
-md.keras's ``Sequential`` feeds each layer one tensor, so merging layers are called directly
-(Keras uses them through its functional API, which md.keras does not implement).
+A ``Sequential`` feeds each layer one tensor, so merging layers live in functional models
+(``keras.Model(inputs, outputs)``) or are called directly on tensors.
 """
 import functools
 
@@ -11,7 +11,6 @@ import numpy as np
 from minidl import backend
 from minidl import functional as F
 from minidl.keras.layers.base import Layer
-from minidl.keras.layers.input import KerasTensor
 from minidl.tensor import Tensor
 
 
@@ -28,8 +27,6 @@ class Add(Layer):
                              "(not a list of tensors)")
         if not inputs:
             raise ValueError(f"{self.name}: A merge layer should be called on a list of at least 1 input. Got 0 inputs.")
-        if any(isinstance(x, KerasTensor) for x in inputs):
-            return super().forward(inputs[0])  # Keras's functional API: the base class says it is not implemented
         tensors = [x if isinstance(x, Tensor) else Tensor(np.asarray(x, backend.get_default_dtype())) for x in inputs]
         shapes = [tuple(x.shape) for x in tensors]
         try:

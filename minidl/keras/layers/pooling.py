@@ -1,8 +1,12 @@
-"""Pooling over images, channels-last (batch, H, W, C) as Keras:
+"""Pooling over images, channels-last (batch, H, W, C) as Keras,
 
     MaxPooling2D / AveragePooling2D   the max / mean of each ``pool_size`` window -> (batch, H', W', C)
     GlobalAveragePooling2D            the mean of each channel over all of H and W -> (batch, C)
     GlobalMaxPooling2D                the max of each channel over H and W         -> (batch, C)
+
+and over sequences (batch, steps, features):
+
+    GlobalAveragePooling1D            the mean of each feature over the steps      -> (batch, features)
 """
 from minidl import functional as F
 from minidl import nn
@@ -55,11 +59,13 @@ class AveragePooling2D(Pooling2D):
     torch_class = nn.AvgPool2d
 
 
-class GlobalPooling2D(Layer):
-    """One number per channel from the whole image; ``keepdims=True`` keeps H and W as 1s.
-    Subclasses set ``reduce`` (``F.mean`` or ``F.amax``)."""
+class GlobalPooling(Layer):
+    """One number per channel from the whole sample; ``keepdims=True`` keeps the pooled axes as 1s.
+    Subclasses set ``reduce`` (``F.mean`` or ``F.amax``), ``rank`` (the input's, batch axis
+    included), ``pooled_axes()`` and ``layout()``."""
 
     reduce = None
+    rank = None
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(None, **kwargs)
@@ -67,17 +73,40 @@ class GlobalPooling2D(Layer):
         self.keepdims = keepdims
 
     def build(self, input_shape):
-        check_rank(self, input_shape, 4, layout_name(self.data_format))
+        check_rank(self, input_shape, self.rank, self.layout())
 
     def accepts(self, shape):
-        return len(shape) == 4
+        return len(shape) == self.rank
 
     def call(self, x):
-        height, width, _ = image_axes(self.data_format)
-        return self.reduce(x, dim=(height, width), keepdim=self.keepdims)
+        return self.reduce(x, dim=self.pooled_axes(), keepdim=self.keepdims)
 
     def get_config(self):
         return self.base_config(data_format=self.data_format, keepdims=self.keepdims)
+
+
+class GlobalPooling2D(GlobalPooling):
+    """Over H and W of images (batch, H, W, C)."""
+
+    rank = 4
+
+    def pooled_axes(self):
+        return image_axes(self.data_format)[:2]
+
+    def layout(self):
+        return layout_name(self.data_format)
+
+
+class GlobalPooling1D(GlobalPooling):
+    """Over the steps of sequences (batch, steps, features)."""
+
+    rank = 3
+
+    def pooled_axes(self):
+        return (1,) if self.data_format == "channels_last" else (2,)
+
+    def layout(self):
+        return "batch, steps, features" if self.data_format == "channels_last" else "batch, features, steps"
 
 
 class GlobalAveragePooling2D(GlobalPooling2D):
@@ -90,3 +119,9 @@ class GlobalMaxPooling2D(GlobalPooling2D):
     """The largest value over H and W of each channel."""
 
     reduce = staticmethod(F.amax)
+
+
+class GlobalAveragePooling1D(GlobalPooling1D):
+    """The mean over the steps of each feature."""
+
+    reduce = staticmethod(F.mean)
