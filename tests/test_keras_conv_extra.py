@@ -176,3 +176,26 @@ def test_conv2d_transpose_output_padding_below_strides():
     with pytest.raises(ValueError, match=r"conv2d_transpose: strides must be greater than output padding, "
                                          r"got strides=\(2, 2\), output_padding=\(2, 1\)"):
         layers.Conv2DTranspose(4, 3, strides=2, output_padding=(2, 1))
+
+
+# ------------------------------------------------------------------ Conv2D "same" with strides
+@pytest.mark.parametrize("size, kernel, strides, dilation", [
+    (9, 3, 2, 1),  # pads 1 and 1
+    (8, 3, 2, 1),  # pads 0 before, 1 after
+    (8, 4, 1, 1),  # pads 1 before, 2 after
+    (7, 3, 3, 2),
+])
+def test_conv2d_same_padding_with_strides_is_tensorflows(size, kernel, strides, dilation):
+    model = keras.Sequential([keras.Input(shape=(size, size, 3)),
+                              layers.Conv2D(4, kernel, strides=strides, padding="same", dilation_rate=dilation)])
+    weights = [rand(kernel, kernel, 3, 4, seed=1), rand(4, seed=2)]
+    model.set_weights(weights)
+    x = rand(2, size, size, 3, seed=3).astype(np.float32)
+    out = model.predict(x, verbose=0)
+    side = math.ceil(size / strides)
+    assert model.output_shape == (None, side, side, 4) and out.shape == (2, side, side, 4)
+    before, after = tf_same_padding(size, side, kernel, strides, dilation)
+    kernel_t, bias_t = (torch.tensor(w, dtype=torch.float32) for w in weights)
+    padded = TF.pad(torch.tensor(x).permute(0, 3, 1, 2), (before, after, before, after))
+    expected = TF.conv2d(padded, kernel_t.permute(3, 2, 0, 1), bias_t, stride=strides, dilation=dilation)
+    np.testing.assert_allclose(out, expected.permute(0, 2, 3, 1).numpy(), rtol=1e-5, atol=1e-5)

@@ -27,8 +27,8 @@ def check_padding(layer_class, padding, allowed=PADDINGS):
 
 class Conv2D(KernelLayer):
     """``filters`` learned ``kernel_size`` filters over (batch, H, W, C) images: kernel
-    (kh, kw, C, filters) in Keras's layout.  ``padding="same"`` keeps H and W (with
-    ``strides=1``, as md.nn.Conv2d allows)."""
+    (kh, kw, C, filters) in Keras's layout.  ``padding="same"`` gives ceil(H / strides) by
+    ceil(W / strides) outputs, padded as TensorFlow pads (the module docstring)."""
 
     kernel_axes = (2, 3, 1, 0)
 
@@ -53,8 +53,8 @@ class Conv2D(KernelLayer):
         height, width, channels = (input_shape[axis] for axis in image_axes(self.data_format))
         extent = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation_rate))
         check_window(self, input_shape, (height, width), extent, "kernel_size", self.padding)
-        self.conv = nn.Conv2d(channels, self.filters, self.kernel_size, stride=self.strides, padding=self.padding,
-                              dilation=self.dilation_rate, bias=self.use_bias)
+        self.conv = nn.Conv2d(channels, self.filters, self.kernel_size, stride=self.strides,
+                              dilation=self.dilation_rate, bias=self.use_bias)  # the padding is done in call
         self.initialize()
 
     def accepts(self, shape):
@@ -62,7 +62,16 @@ class Conv2D(KernelLayer):
         return len(shape) == 4 and shape[channels] == self.built_input_shape[channels]
 
     def call(self, x):
-        return from_channels_first(self.conv(to_channels_first(x, self.data_format)), self.data_format)
+        x = to_channels_first(x, self.data_format)
+        pads = [(0, 0)] * 2 if self.padding == "valid" else [
+            same_padding(size, k, s, d) for size, k, s, d in zip(x.shape[2:], self.kernel_size, self.strides,
+                                                                 self.dilation_rate)]  # fmt: skip
+        if any(before != after for before, after in pads):  # uneven: pad explicitly, the extra at the end
+            (top, bottom), (left, right) = pads
+            x, pads = F.pad(x, (left, right, top, bottom)), [(0, 0)] * 2
+        y = F.conv2d(x, self.conv.weight, self.conv.bias, self.strides, tuple(before for before, _ in pads),
+                     self.dilation_rate)
+        return from_channels_first(y, self.data_format)
 
     def get_config(self):
         return self.base_config(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
