@@ -54,3 +54,23 @@ def test_channel_input_grad(build, arrays):
     getattr(kernels.channel_input_grad, build)(grad, x, mean, grad_scale, centered_scale, shift, dx)
     expected = grad_scale[:, None] * grad + centered_scale[:, None] * (x - mean[:, None]) + shift[:, None]
     np.testing.assert_allclose(dx, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_row_normalize_and_its_backward(build, arrays):
+    x3, grad3, _, tol = arrays
+    x, grad = x3.reshape(-1, 6), grad3.reshape(-1, 6)  # 20 rows of 6
+    rng = np.random.default_rng(1)
+    weight, bias = (rng.uniform(0.5, 1.5, 6).astype(x.dtype) for _ in range(2))
+    out, mean, inv_std = np.empty_like(x), np.empty(20), np.empty(20)
+    getattr(kernels.row_normalize, build)(x, weight, bias, 1e-5, out, mean, inv_std)
+    x64 = x.astype(np.float64)
+    x_hat = (x64 - x64.mean(axis=1, keepdims=True)) / np.sqrt(x64.var(axis=1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(out, x_hat * weight + bias, rtol=tol, atol=tol)
+    dx, partial_weight, partial_bias = np.empty_like(x), np.zeros((3, 6)), np.zeros((3, 6))
+    getattr(kernels.row_normalize_backward, build)(grad, x, weight, mean, inv_std, dx, partial_weight, partial_bias)
+    g_hat = grad * weight
+    expected = (6 * g_hat - g_hat.sum(axis=1, keepdims=True) - x_hat * (g_hat * x_hat).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(dx, expected / 6 / np.sqrt(x64.var(axis=1, keepdims=True) + 1e-5), rtol=10 * tol, atol=10 * tol)
+    np.testing.assert_allclose(partial_weight.sum(axis=0), (grad * x_hat).sum(axis=0), rtol=10 * tol, atol=10 * tol)
+    np.testing.assert_allclose(partial_bias.sum(axis=0), grad.sum(axis=0), rtol=10 * tol, atol=10 * tol)

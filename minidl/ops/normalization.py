@@ -118,6 +118,47 @@ class ChannelNormalize(Function):
         return tuple(grads)
 
 
+class RowNormalize(Function):
+    """Layer norm on the CPU in compiled passes (``kernels/normalization.py``): the formulas of
+    ``Normalize`` for x seen as rows (R, D), statistics per row, gamma and beta per column:
+
+        forward:   out = x_hat * gamma + beta,  x_hat = (x - mean) * inv_std   (per row)
+        backward:  dx = inv_std / D * (D * g_hat - sum(g_hat) - x_hat * sum(g_hat * x_hat)),
+                   g_hat = g * gamma, sums along the row;  dgamma = sum over rows of g * x_hat,
+                   dbeta = sum over rows of g.
+    """
+
+    CHUNKS = 16  # rows are summed into dgamma and dbeta in this many chunks, one thread each
+
+    @staticmethod
+    def forward(ctx, x, *affine, eps, width, has_weight, has_bias):
+        rows = x.reshape(-1, width)
+        weight = affine[0] if has_weight else np.ones(width, x.dtype)
+        bias = affine[-1] if has_bias else np.zeros(width, x.dtype)
+        out, mean, inv_std = np.empty_like(rows), np.empty(len(rows)), np.empty(len(rows))
+        _channel_kernels().row_normalize(rows, weight, bias, eps, out, mean, inv_std)
+        ctx.save_for_backward(rows, weight, mean, inv_std)
+        ctx.layout = x.shape, has_weight, has_bias
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, weight, mean, inv_std = ctx.saved
+        shape, has_weight, has_bias = ctx.layout
+        chunks = min(RowNormalize.CHUNKS, len(rows))
+        partial_weight, partial_bias = np.zeros((chunks, rows.shape[1])), np.zeros((chunks, rows.shape[1]))
+        dx = np.empty_like(rows)
+        _channel_kernels().row_normalize_backward(np.ascontiguousarray(grad).reshape(rows.shape), rows, weight, mean,
+                                                  inv_std, dx, partial_weight, partial_bias)
+        grads = [dx.reshape(shape)]
+        needs = iter(ctx.needs_input_grad[1:])
+        if has_weight:
+            grads.append(partial_weight.sum(axis=0).astype(rows.dtype) if next(needs) else None)
+        if has_bias:
+            grads.append(partial_bias.sum(axis=0).astype(rows.dtype) if next(needs) else None)
+        return tuple(grads)
+
+
 def _channel_kernels():
     from kernels import normalization
 
@@ -230,8 +271,13 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
                          f"(normalized_shape={shape}), got shape {tuple(x.shape)}")
     for name, tensor in (("weight", weight), ("bias", bias)):
         _check_shape("layer_norm", name, tensor, shape, tuple(x.shape))
-    axes = tuple(range(x.ndim - k, x.ndim))
-    return _normalize("layer_norm", x, weight, bias, eps, x.shape, axes, shape)[0]
+    if backend.is_cupy_array(x.array):
+        axes = tuple(range(x.ndim - k, x.ndim))
+        return _normalize("layer_norm", x, weight, bias, eps, x.shape, axes, shape)[0]
+    tensors = promote_operands("layer_norm", x, *(t for t in (weight, bias) if t is not None))
+    tensors = [tensors[0]] + [t.reshape(-1) for t in tensors[1:]]  # gamma and beta as rows of D numbers
+    return RowNormalize.apply(*tensors, eps=eps, width=math.prod(shape), has_weight=weight is not None,
+                              has_bias=bias is not None)  # compiled passes on the CPU (RowNormalize)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
