@@ -13,8 +13,8 @@ by chunk on ``minidl.parallel``'s threads, exactly as the op does, with a clock 
 A phase's ``ms`` is its time summed over the threads, divided by the threads (its share of the
 wall time); ``share`` is its fraction of the pass.  ``op_ms`` is the op's own median time.
 
-Then the GFLOP/s of each matrix product on its own, whole batch on 2 threads and one chunk on 1
-thread (as the op runs it): NumPy (``np.dot``) and torch (``torch.mm``) in blocks of their own,
+Then the GFLOP/s of each matrix product on its own (best of the repeats), whole batch on 2 threads
+and one chunk on 1 thread (as the op runs it): NumPy (``np.dot``) and torch (``torch.mm``) in blocks of their own,
 each in a fresh process with OPENBLAS_CORETYPE unset (OpenBLAS picks its kernel for the CPU) and
 with OPENBLAS_CORETYPE=Haswell (AVX2 kernels).  Everything is written as JSON with the machine.
 """
@@ -37,7 +37,7 @@ import minidl as md  # noqa: E402
 import minidl.functional as F  # noqa: E402
 from kernels import cpu  # noqa: E402
 from minidl import parallel  # noqa: E402
-from minidl.ops.conv import cache_chunks, columns, conv_geometry  # noqa: E402
+from minidl.ops.conv import cache_chunks, columns, conv_geometry, gradient_product, row_sums, rows_by_group  # noqa: E402
 
 THREADS = 2
 CASES = [
@@ -47,6 +47,7 @@ CASES = [
     ("conv1d 64->64, L256, k3 p1, batch 32", (32, 64, 256), (64, 64, 3), 1, True),
 ]
 FORWARD_PHASES = ("im2col", "gemm", "bias", "layout")
+WEIGHT_GRADIENTS = ("g @ cols^T", "cols @ g^T")  # (m, inner N OH OW, n)
 BACKWARD_PHASES = ("im2col", "grad layout", "weight gemm", "bias", "input gemm", "col2im", "reduce")
 
 
@@ -74,9 +75,9 @@ def as_images(x_shape, w_shape, padding):
     image of height 1 (as ``conv1d`` runs it)."""
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape, w_shape[:1]))
+    geometry = conv_geometry("profile", md.tensor(x), w.shape[2:], 1, padding, 1, 1)
     if x.ndim == 3:
         x, w = x[:, :, None], w[:, :, None]
-    geometry = conv_geometry("profile", md.tensor(x), w.shape[2:], 1, padding, 1, 1)
     return x, w, b, geometry
 
 
@@ -107,18 +108,18 @@ def backward_pass(clock, x, w, grad, geometry, need_input):
 
     def chunk(samples):
         with clock("im2col"):
-            cols = columns(cpu, x[samples], geometry)[0]
+            cols = columns(cpu, x[samples], geometry)
         with clock("grad layout"):
-            grad_rows = grad[samples].transpose(1, 0, 2, 3).reshape(w.shape[0], -1)
+            grad_rows = rows_by_group(grad[samples], 1)
         with clock("weight gemm"):
-            dweight = grad_rows.dot(cols.T)
+            dweight = gradient_product(grad_rows, cols)
         with clock("bias"):
-            dbias = grad_rows.sum(axis=1)
+            dbias = row_sums(grad_rows)
         if need_input:
             with clock("input gemm"):
-                np.dot(weight_rows.T, grad_rows, out=cols)
+                np.dot(weight_rows.T, grad_rows[0], out=cols[0])
             with clock("col2im"):
-                cpu.col2im(cols, dx[samples], *geometry[:5])
+                cpu.col2im(cols[0], dx[samples], *geometry[:5])
         return dweight, dbias
 
     dweights, dbiases = zip(*parallel.map_chunks(chunk, cache_chunks(x, w.shape[0], geometry)))
@@ -180,24 +181,28 @@ def gemm_shapes():
         out_channels, depth = w.shape[0], w[0].size
         columns_per_sample = geometry.out_size[0] * geometry.out_size[1]
         chunk = -(-x.shape[0] // len(cache_chunks(x, out_channels, geometry)))
-        products = [("W @ cols", out_channels, depth), ("g @ cols^T", out_channels, None)]
+        positions, chunk_positions = x.shape[0] * columns_per_sample, chunk * columns_per_sample
+        shapes += [(name, "W @ cols", out_channels, depth, positions, chunk_positions),
+                   (name, "g @ cols^T", out_channels, positions, depth, chunk_positions),  # the weight gradient,
+                   (name, "cols @ g^T", depth, positions, out_channels, chunk_positions)]  # two ways round
         if need_input:
-            products.append(("W^T @ g", depth, out_channels))
-        for product, m, k in products:
-            if k is None:  # the weight gradient: (O, N P) @ (N P, depth)
-                shapes.append((name, product, m, x.shape[0] * columns_per_sample, depth, chunk * columns_per_sample))
-            else:
-                shapes.append((name, product, m, k, x.shape[0] * columns_per_sample, chunk * columns_per_sample))
+            shapes.append((name, "W^T @ g", depth, out_channels, positions, chunk_positions))
     return shapes
 
 
 def gemm_operands(m, k, n, product):
-    """Operands laid out as the op has them: the weight gradient's right operand is cols^T (a
-    transposed view), the others are C-ordered."""
+    """Operands laid out as the op has them: a weight gradient's right operand is a transposed
+    view (``gradient_product`` picks the faster of its two orders), the others are C-ordered."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((m, k)).astype(np.float32)
-    b = rng.standard_normal((n, k)).astype(np.float32).T if product == "g @ cols^T" else rng.standard_normal((k, n)).astype(np.float32)
+    b = rng.standard_normal((n, k)).astype(np.float32).T if product in WEIGHT_GRADIENTS else rng.standard_normal((k, n)).astype(np.float32)
     return a, b
+
+
+def best_seconds(fn, repeats):
+    """The fastest of ``repeats`` calls (after 3 warm-ups): what the product reaches when no other
+    process takes its core (the medians of two-thread products jumped by scheduler ticks here)."""
+    return min(_timing.block_seconds(fn, repeats, 3))
 
 
 def gemm_rates(repeats):
@@ -208,14 +213,14 @@ def gemm_rates(repeats):
     for case, product, m, k, n, chunk_n in gemm_shapes():
         row = {"case": case, "product": product, "m": m, "k": k, "n": n, "chunk_n": chunk_n}
         for label, width, threads in (("batch_2_threads", n, 2), ("chunk_1_thread", chunk_n, 1)):
-            size = (m, width, k) if product == "g @ cols^T" else (m, k, width)
+            size = (m, width, n) if product in WEIGHT_GRADIENTS else (m, k, width)
             a, b = gemm_operands(*size, product)
             flops = 2 * size[0] * size[1] * size[2]
             with threadpool_limits(threads, user_api="blas"):
-                numpy_s = _timing.median_seconds(lambda: np.dot(a, b), repeats)
+                numpy_s = best_seconds(lambda: np.dot(a, b), repeats)
             torch.set_num_threads(threads)
-            ta, tb = torch.from_numpy(a), torch.from_numpy(np.ascontiguousarray(b.T)).T if product == "g @ cols^T" else torch.from_numpy(b)
-            torch_s = _timing.median_seconds(lambda: torch.mm(ta, tb), repeats)
+            ta, tb = torch.from_numpy(a), torch.from_numpy(np.ascontiguousarray(b.T)).T if product in WEIGHT_GRADIENTS else torch.from_numpy(b)
+            torch_s = best_seconds(lambda: torch.mm(ta, tb), repeats)
             row[label] = {"numpy_gflops": round(flops / numpy_s / 1e9, 1), "torch_gflops": round(flops / torch_s / 1e9, 1)}
         rows.append(row)
     return rows

@@ -365,11 +365,12 @@ def _hooked_leaves(node):
     return [edge[1] for edge in node.edges if edge is not None and edge[0] is None and edge[1]._hooks]
 
 
-def _count_consumers(root):
-    """For every node reachable from ``root``, and every leaf with hooks below it: how many edges
-    point at it (iteratively)."""
-    consumers = {root: 0}
-    stack = [root]
+def _count_consumers(roots):
+    """For every node reachable from ``roots`` (one node or several), and every leaf with hooks
+    below them: how many edges point at it (iteratively)."""
+    roots = [roots] if isinstance(roots, Node) else list(roots)
+    consumers = dict.fromkeys(roots, 0)
+    stack = list(consumers)
     while stack:
         node = stack.pop()
         for parent in node.parents:
@@ -415,20 +416,38 @@ def iter_backward(tensor, gradient=None, retain_graph=False):
 
     Exhausting the iterator leaves the same ``.grad`` values as ``tensor.backward()``.
     """
-    grad = _initial_gradient(tensor, gradient)
-    if tensor.grad_fn is None:
-        _accumulate_into_leaf(tensor, _run_tensor_hooks(tensor._hooks or {}, grad))
-        return
-    root = tensor.grad_fn
-    consumers = _count_consumers(root)
-    received = {root: [None] * len(root.output_meta)}
-    received[root][tensor.output_index] = grad
-    ready = [root]
+    yield from _walk([(tensor, _initial_gradient(tensor, gradient))], retain_graph, IntoGrad())
+
+
+class IntoGrad:
+    """Where ``backward()`` puts gradients: added into each leaf's ``.grad``, and into the
+    ``.grad`` of computed tensors that asked for ``retain_grad()``."""
+
+    def leaf(self, leaf, grad):
+        _accumulate_into_leaf(leaf, grad)
+
+    def outputs(self, node, grads):
+        for index, retained in node.retained.items():
+            _accumulate_into_leaf(retained, grads[index])
+
+
+def _walk(seeds, retain_graph, sink):
+    """The backward pass from ``seeds``, pairs (tensor, gradient of it), yielding a ``BackwardStep``
+    per node.  ``sink`` receives what reaches a leaf (``sink.leaf``) and every node's output
+    gradients (``sink.outputs``).  A node runs once, when every node that reads its outputs has
+    sent its gradient (the consumer counts); several seeds share one walk."""
+    received = {}
+    for tensor, grad in seeds:
+        if tensor.grad_fn is None:
+            sink.leaf(tensor, _run_tensor_hooks(tensor._hooks or {}, grad))
+        else:
+            _gather(received, tensor.grad_fn, len(tensor.grad_fn.output_meta), tensor.output_index, grad)
+    consumers = _count_consumers(list(received))
+    ready = [root for root in received if consumers[root] == 0]
     while ready:
         node = ready.pop()
         grad_outputs = _run_output_hooks(node, _fill_missing(node, received.pop(node)))
-        for index, retained in node.retained.items():
-            _accumulate_into_leaf(retained, grad_outputs[index])
+        sink.outputs(node, grad_outputs)
         grad_inputs = _call_backward(node, grad_outputs)
         for edge, grad_in, (shape, dtype) in zip(node.edges, grad_inputs, node.input_meta):
             if edge is None:
@@ -437,7 +456,7 @@ def iter_backward(tensor, gradient=None, retain_graph=False):
                 grad_in = sum_to_shape(grad_in, shape).astype(dtype, copy=False)
             parent, target = edge
             if parent is None:
-                _send_to_leaf(target, grad_in, consumers, received)
+                _send_to_leaf(target, grad_in, consumers, received, sink)
                 continue
             _gather(received, parent, len(parent.output_meta), target, grad_in)
             consumers[parent] -= 1
@@ -456,17 +475,17 @@ def _gather(received, key, size, index, grad):
         slots[index] = grad if slots[index] is None else slots[index] + grad
 
 
-def _send_to_leaf(leaf, grad, consumers, received):
-    """Add ``grad`` to ``leaf.grad``.  A leaf with hooks first waits for all its gradients (one per
+def _send_to_leaf(leaf, grad, consumers, received, sink):
+    """Hand ``grad`` to ``sink.leaf``.  A leaf with hooks first waits for all its gradients (one per
     edge, counted in ``consumers``), then passes their sum through its hooks, as PyTorch does."""
     if leaf not in consumers:
         if grad is not None:
-            _accumulate_into_leaf(leaf, grad)
+            sink.leaf(leaf, grad)
         return
     _gather(received, leaf, 1, 0, grad)
     consumers[leaf] -= 1
     if consumers[leaf] == 0 and leaf in received:
-        _accumulate_into_leaf(leaf, _run_tensor_hooks(leaf._hooks, received.pop(leaf)[0]))
+        sink.leaf(leaf, _run_tensor_hooks(leaf._hooks, received.pop(leaf)[0]))
 
 
 def _fill_missing(node, grads):
@@ -507,6 +526,10 @@ def step_through(tensor, gradient=None, leaf_names=None):
         yield step
 
 
+NO_CREATE_GRAPH = ("create_graph=True (differentiating a gradient again) is not implemented yet; minidl's "
+                   "backward formulas run on arrays, outside the graph")
+
+
 def backward(tensor, gradient=None, retain_graph=False):
     """Compute the gradient of ``tensor`` w.r.t. every leaf that requires grad."""
     for _ in iter_backward(tensor, gradient, retain_graph):
@@ -515,3 +538,4 @@ def backward(tensor, gradient=None, retain_graph=False):
 
 # Tensor is defined in terms of the ops, and the ops in terms of Function: import it last.
 from minidl.tensor import Tensor  # noqa: E402
+from minidl.gradients import grad  # noqa: E402,F401  (md.autograd.grad, as torch.autograd.grad)

@@ -120,8 +120,11 @@ class Tensor:
         gradient.  Returns a handle: ``handle.remove()`` takes the hook out."""
         return autograd.register_tensor_hook(self, hook)
 
-    def backward(self, gradient=None, retain_graph=False):
-        """Fill ``.grad`` of every leaf this tensor depends on (see ``minidl.autograd``)."""
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        """Fill ``.grad`` of every leaf this tensor depends on (see ``minidl.autograd``).
+        ``create_graph=True`` (a differentiable backward pass) is not implemented yet."""
+        if create_graph:
+            raise NotImplementedError(f"backward: {autograd.NO_CREATE_GRAPH}")
         autograd.backward(self, gradient, retain_graph)
 
     @property

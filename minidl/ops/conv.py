@@ -31,6 +31,24 @@ def grouped_matmul(a, b, out=None):
     return out
 
 
+def gradient_product(rows, cols):
+    """rows[g] @ cols[g]^T for every group g, (groups, R, K): a weight gradient, whose inner
+    dimension (N OH OW) is long.  OpenBLAS runs it faster with the result's longer side as the
+    product's rows, so where K > R it computes (cols[g] @ rows[g]^T)^T (measured, one thread:
+    0.40 -> 0.30 ms for 64 x 288 on 6 samples of 13x13, 0.35 -> 0.30 ms for 64 x 192 on 4 of
+    length 256; the other way round, 32 x 9, it is slower)."""
+    if rows.shape[1] >= cols.shape[1]:
+        return grouped_matmul(rows, cols.transpose(0, 2, 1))
+    return grouped_matmul(cols, rows.transpose(0, 2, 1)).transpose(0, 2, 1)
+
+
+def row_sums(rows):
+    """rows summed along their last axis, as a matrix-vector product with ones: a bias gradient
+    (BLAS's product runs 3-4x faster than NumPy's pairwise ``sum`` here, measured)."""
+    xp = backend.get_array_module(rows)
+    return rows.reshape(-1, rows.shape[-1]).dot(xp.ones(rows.shape[-1], dtype=rows.dtype))
+
+
 def products_into(out, weight_rows, by_group, bias):
     """out[n, group rows, p] = (weight_rows[group] @ by_group[group])[:, (n, p)] + bias: the
     forward product, one per group, rearranged from (O, N * OH * OW) to out's (N, O, OH * OW)
@@ -118,8 +136,8 @@ class Conv2dIm2col(Function):
         def backward_chunk(samples):
             by_group = columns(kernels, x[samples], geometry)
             grad_rows = rows_by_group(grad[samples], geometry.groups)
-            dweight = grouped_matmul(grad_rows, by_group.transpose(0, 2, 1)) if need_weight else None
-            dbias = grad_rows.sum(axis=2).reshape(-1) if need_bias else None  # rows in cache: faster than at the end
+            dweight = gradient_product(grad_rows, by_group) if need_weight else None
+            dbias = row_sums(grad_rows) if need_bias else None  # rows in cache: faster than at the end
             if need_input:  # the columns are no longer needed: dcols is written over them
                 col2im_of_product(kernels, dx[samples], weight_rows, grad_rows, geometry, cols=by_group)
             return dweight, dbias

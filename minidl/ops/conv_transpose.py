@@ -23,7 +23,7 @@ from minidl.autograd import Function
 from minidl.config import config
 from minidl.ops.common import promote_operands
 from minidl.ops.conv import (
-    as_image_geometry, cache_chunks, col2im_of_product, columns, grouped_matmul, products_into, rows_by_group, with_bias,
+    as_image_geometry, cache_chunks, col2im_of_product, columns, gradient_product, products_into, rows_by_group, with_bias,
 )
 from minidl.ops.window import check_output_size, image_input, kernel_module, pair, transposed_output_size
 
@@ -64,7 +64,7 @@ class ConvTranspose2dIm2col(Function):
                 products_into(dx[samples], weight_rows, by_group, None)
             dweight = None
             if need_weight:
-                dweight = grouped_matmul(rows_by_group(x[samples], geometry.groups), by_group.transpose(0, 2, 1))
+                dweight = gradient_product(rows_by_group(x[samples], geometry.groups), by_group)
             dbias = grad[samples].sum(axis=(0, 2, 3)) if need_bias else None
             return dweight, dbias
 

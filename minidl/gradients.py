@@ -1,0 +1,74 @@
+"""``minidl.autograd.grad``: the gradients of some outputs with respect to some inputs, returned
+instead of added into ``.grad`` (PyTorch's ``torch.autograd.grad``):
+
+    dx, dw = md.autograd.grad(loss, [x, w])               # loss.backward() would fill x.grad, w.grad
+    (d_hidden,) = md.autograd.grad(loss, hidden)          # the gradient of a computed tensor too
+
+It runs the engine's own backward walk (``autograd._walk``) with a sink that keeps the gradients
+of the requested tensors and writes nothing, so no ``.grad`` changes.  Higher-order gradients
+(``create_graph=True``) are not implemented yet.
+"""
+from minidl import autograd
+from minidl.tensor import Tensor
+
+
+class Capture:
+    """A backward-walk sink that keeps the gradient of each requested tensor: a leaf when it
+    reaches it (summed over its uses), a computed tensor when the node that made it runs."""
+
+    def __init__(self, inputs):
+        self.found = [None] * len(inputs)
+        self.at_leaf, self.at_node = {}, {}
+        for position, tensor in enumerate(inputs):
+            if tensor.grad_fn is None:
+                self.at_leaf.setdefault(id(tensor), []).append(position)
+            else:
+                self.at_node.setdefault(tensor.grad_fn, []).append((tensor.output_index, position))
+
+    def leaf(self, leaf, grad):
+        for position in self.at_leaf.get(id(leaf), ()):
+            self.found[position] = grad if self.found[position] is None else self.found[position] + grad
+
+    def outputs(self, node, grads):
+        for index, position in self.at_node.get(node, ()):
+            self.found[position] = grads[index]
+
+
+def _as_tuple(tensors):
+    return (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
+         materialize_grads=False):
+    """A tuple with the gradient of ``outputs`` with respect to each of ``inputs`` (Tensors).
+
+    ``grad_outputs``: one gradient per output (None for a scalar output: 1), as ``gradient`` in
+    ``backward``.  ``retain_graph``: keep the graph for another pass (default: ``create_graph``).
+    ``allow_unused``: an input the outputs do not depend on gets None (or zeros, with
+    ``materialize_grads``) instead of an error.  Nothing is written to any ``.grad``."""
+    if create_graph:
+        raise NotImplementedError(f"grad: {autograd.NO_CREATE_GRAPH}")
+    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    grad_outputs = (None,) * len(outputs) if grad_outputs is None else _as_tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for number, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(f"grad: input {number} (shape {tuple(tensor.shape)}) does not require grad")
+    seeds = [(output, autograd._initial_gradient(output, gradient)) for output, gradient in zip(outputs, grad_outputs)]
+    capture = Capture(inputs)
+    for _ in autograd._walk(seeds, bool(retain_graph), capture):
+        pass
+    return tuple(_result(number, tensor, found, allow_unused or materialize_grads, materialize_grads)
+                 for number, (tensor, found) in enumerate(zip(inputs, capture.found)))  # fmt: skip
+
+
+def _result(number, tensor, found, allow_unused, materialize):
+    if found is not None:
+        return Tensor(found)
+    if not allow_unused:
+        raise RuntimeError(
+            f"grad: input {number} (shape {tuple(tensor.shape)}) was not used in the graph of the outputs; "
+            "pass allow_unused=True to get None for it"
+        )
+    return Tensor(tensor.xp.zeros_like(tensor.array)) if materialize else None
