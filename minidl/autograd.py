@@ -85,9 +85,16 @@ class Function:
 
     Gradients may keep the broadcast shape of the output: the engine sums them back to each
     input's shape and casts them to its dtype (see ``sum_to_shape``).
+
+    For gradients of gradients (``create_graph=True``, see ``minidl/higher_order.py``) the
+    backward formula must run on Tensors, so that it is recorded too: either the op's own
+    ``backward`` (``differentiable_backward = True``: its formula uses only operators and
+    methods a Tensor has, and saves only its inputs and outputs, like Mul's above), or a
+    ``graph_backward(ctx, *grads)`` written with Tensor ops.
     """
 
     is_view = False  # True for ops whose output may look into input 0's array (reshape, x[i], ...)
+    differentiable_backward = False  # True where ``backward`` also runs on Tensors (higher_order.py)
 
     @staticmethod
     def forward(ctx, *arrays, **options):
@@ -117,9 +124,24 @@ class Function:
         tensors = tuple(Tensor._from_op(out, node, i) for i, out in enumerate(outputs))
         if record:
             ctx.saved_versions = versions.saved_versions(ctx._saved, inputs + tensors)
+            ctx.saved_sources = _saved_sources(ctx._saved, inputs, tensors)
         if cls.is_view:
             versions.mark_view(tensors[0], inputs[0], cls, options)
         return tensors[0] if single else tensors
+
+
+def _saved_sources(saved, inputs, outputs):
+    """For each saved array: ``("input", i)`` or ``("output", i)`` when it is that tensor's own
+    array, else None (an array derived from them).  A backward pass that builds a graph uses this
+    to attach the saved values back to the graph (``higher_order.py``)."""
+    def source(array):
+        for kind, tensors in (("input", inputs), ("output", outputs)):
+            for index, tensor in enumerate(tensors):
+                if tensor.array is array:
+                    return kind, index
+        return None
+
+    return tuple(source(array) for array in saved)
 
 
 def check_same_device(op_name, tensors, options=None):
@@ -526,16 +548,17 @@ def step_through(tensor, gradient=None, leaf_names=None):
         yield step
 
 
-NO_CREATE_GRAPH = ("create_graph=True (differentiating a gradient again) is not implemented yet; minidl's "
-                   "backward formulas run on arrays, outside the graph")
-
-
-def backward(tensor, gradient=None, retain_graph=False):
-    """Compute the gradient of ``tensor`` w.r.t. every leaf that requires grad."""
+def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
+    """Compute the gradient of ``tensor`` w.r.t. every leaf that requires grad (recorded, so it can
+    be differentiated again, with ``create_graph=True``: see ``higher_order.py``)."""
+    if create_graph:
+        higher_order.graph_walk([(tensor, _initial_gradient(tensor, gradient))], higher_order.GraphIntoGrad())
+        return
     for _ in iter_backward(tensor, gradient, retain_graph):
         pass
 
 
 # Tensor is defined in terms of the ops, and the ops in terms of Function: import it last.
 from minidl.tensor import Tensor  # noqa: E402
+from minidl import higher_order  # noqa: E402  (create_graph=True)
 from minidl.gradients import grad  # noqa: E402,F401  (md.autograd.grad, as torch.autograd.grad)

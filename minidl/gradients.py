@@ -5,10 +5,10 @@ instead of added into ``.grad`` (PyTorch's ``torch.autograd.grad``):
     (d_hidden,) = md.autograd.grad(loss, hidden)          # the gradient of a computed tensor too
 
 It runs the engine's own backward walk (``autograd._walk``) with a sink that keeps the gradients
-of the requested tensors and writes nothing, so no ``.grad`` changes.  Higher-order gradients
-(``create_graph=True``) are not implemented yet.
+of the requested tensors and writes nothing, so no ``.grad`` changes.  With ``create_graph=True``
+the walk is recorded (``higher_order.py``) and the gradients can be differentiated again.
 """
-from minidl import autograd
+from minidl import autograd, higher_order
 from minidl.tensor import Tensor
 
 
@@ -44,10 +44,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
     ``grad_outputs``: one gradient per output (None for a scalar output: 1), as ``gradient`` in
     ``backward``.  ``retain_graph``: keep the graph for another pass (default: ``create_graph``).
+    ``create_graph``: record the backward pass, so the gradients have a graph of their own.
     ``allow_unused``: an input the outputs do not depend on gets None (or zeros, with
     ``materialize_grads``) instead of an error.  Nothing is written to any ``.grad``."""
-    if create_graph:
-        raise NotImplementedError(f"grad: {autograd.NO_CREATE_GRAPH}")
     outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
     grad_outputs = (None,) * len(outputs) if grad_outputs is None else _as_tuple(grad_outputs)
     if len(grad_outputs) != len(outputs):
@@ -57,15 +56,18 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: input {number} (shape {tuple(tensor.shape)}) does not require grad")
     seeds = [(output, autograd._initial_gradient(output, gradient)) for output, gradient in zip(outputs, grad_outputs)]
     capture = Capture(inputs)
-    for _ in autograd._walk(seeds, bool(retain_graph), capture):
-        pass
+    if create_graph:
+        higher_order.graph_walk(seeds, capture)
+    else:
+        for _ in autograd._walk(seeds, bool(retain_graph), capture):
+            pass
     return tuple(_result(number, tensor, found, allow_unused or materialize_grads, materialize_grads)
                  for number, (tensor, found) in enumerate(zip(inputs, capture.found)))  # fmt: skip
 
 
 def _result(number, tensor, found, allow_unused, materialize):
     if found is not None:
-        return Tensor(found)
+        return found if isinstance(found, Tensor) else Tensor(found)
     if not allow_unused:
         raise RuntimeError(
             f"grad: input {number} (shape {tuple(tensor.shape)}) was not used in the graph of the outputs; "

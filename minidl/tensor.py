@@ -121,11 +121,10 @@ class Tensor:
         return autograd.register_tensor_hook(self, hook)
 
     def backward(self, gradient=None, retain_graph=False, create_graph=False):
-        """Fill ``.grad`` of every leaf this tensor depends on (see ``minidl.autograd``).
-        ``create_graph=True`` (a differentiable backward pass) is not implemented yet."""
-        if create_graph:
-            raise NotImplementedError(f"backward: {autograd.NO_CREATE_GRAPH}")
-        autograd.backward(self, gradient, retain_graph)
+        """Fill ``.grad`` of every leaf this tensor depends on (see ``minidl.autograd``); with
+        ``create_graph=True`` the backward pass is recorded, so ``.grad`` can be differentiated
+        again (``minidl/higher_order.py``)."""
+        autograd.backward(self, gradient, retain_graph, create_graph)
 
     @property
     def data(self):

@@ -16,6 +16,8 @@ from minidl.ops.shape import reshape
 class ReLU(Function):
     """out = max(a, 0);  da = g where a > 0, else 0."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a):
         out = backend.get_array_module(a).maximum(a, 0).astype(a.dtype, copy=False)
@@ -73,6 +75,8 @@ def _sigmoid(a):
 class Sigmoid(Function):
     """out = 1 / (1 + e^-a);  da = g * out * (1 - out)."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a):
         out = _sigmoid(a)
@@ -87,6 +91,8 @@ class Sigmoid(Function):
 
 class Tanh(Function):
     """out = tanh(a);  da = g * (1 - out^2)."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     @staticmethod
     def forward(ctx, a):

@@ -18,6 +18,8 @@ from minidl.tensor import Tensor
 class Add(Function):
     """out = a + b;  da = g,  db = g."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -30,6 +32,8 @@ class Add(Function):
 class Sub(Function):
     """out = a - b;  da = g,  db = -g."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -41,6 +45,8 @@ class Sub(Function):
 
 class Mul(Function):
     """out = a * b;  da = g * b,  db = g * a."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -56,6 +62,8 @@ class Mul(Function):
 class Div(Function):
     """out = a / b;  da = g / b,  db = -g * a / b^2."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -70,6 +78,8 @@ class Div(Function):
 
 class Neg(Function):
     """out = -a;  da = -g."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     @staticmethod
     def forward(ctx, a):
@@ -106,6 +116,8 @@ class Pow(Function):
 class Exp(Function):
     """out = e^a;  da = g * out."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a):
         out = backend.get_array_module(a).exp(a)
@@ -120,6 +132,8 @@ class Exp(Function):
 
 class Log(Function):
     """out = ln(a);  da = g / a."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     @staticmethod
     def forward(ctx, a):
@@ -174,6 +188,12 @@ class Sin(Function):
         (a,) = ctx.saved
         return grad * backend.get_array_module(a).cos(a)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        (a,) = ctx.saved
+        return grad * cos(a)
+
 
 class Cos(Function):
     """out = cos(a);  da = -g * sin(a)."""
@@ -187,6 +207,12 @@ class Cos(Function):
     def backward(ctx, grad):
         (a,) = ctx.saved
         return -grad * backend.get_array_module(a).sin(a)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        (a,) = ctx.saved
+        return -grad * sin(a)
 
 
 class Log1p(Function):

@@ -35,6 +35,19 @@ class MatMul(Function):
         grad_b = sum_to_shape(product(_swap_last(a2), grad), b2.shape).reshape(b.shape) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        from minidl.higher_order import sum_to_shape as summed_to
+
+        a, b = ctx.saved
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        grad = grad.reshape(_matrix_grad_shape(grad.shape, a.ndim, b.ndim))
+        grad_a = summed_to(grad @ b2.transpose(-1, -2), a2.shape).reshape(a.shape) if ctx.needs_input_grad[0] else None
+        grad_b = summed_to(a2.transpose(-1, -2) @ grad, b2.shape).reshape(b.shape) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
 
 def _matrix_grad_shape(shape, a_ndim, b_ndim):
     """The output gradient's shape with the row/column axes that 1-D operands dropped put back."""
@@ -70,6 +83,15 @@ class Linear(Function):
         if len(ctx.needs_input_grad) == 3:
             grads += (flat_grad.sum(axis=0),)
         return grads
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formulas on Tensors (for gradients of gradients)."""
+        x, weight = ctx.saved
+        rows = grad.reshape(-1, grad.shape[-1])
+        grad_x = grad @ weight if ctx.needs_input_grad[0] else None
+        grad_w = rows.transpose(0, 1) @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        return (grad_x, grad_w) + ((rows.sum(dim=0),) if len(ctx.needs_input_grad) == 3 else ())
 
 
 def _rows(array):

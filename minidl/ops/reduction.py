@@ -35,6 +35,12 @@ def _broadcast_back(grad, axes, keepdim, shape):
     return xp.broadcast_to(restore_reduced(grad, axes, keepdim), shape)
 
 
+def _broadcast_back_tensor(grad, axes, keepdim, shape):
+    """``_broadcast_back`` with Tensor ops: the reduced axes put back with size 1, then expanded."""
+    kept = tuple(1 if axis in axes else n for axis, n in enumerate(shape))
+    return grad.reshape(kept).expand(*shape)
+
+
 class Sum(Function):
     """out = sum of a over axes;  da = g copied to every summed element."""
 
@@ -46,6 +52,11 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, grad):
         return _broadcast_back(grad, ctx.axes, ctx.keepdim, ctx.shape)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        return _broadcast_back_tensor(grad, ctx.axes, ctx.keepdim, ctx.shape)
 
 
 class Mean(Function):
@@ -60,6 +71,11 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, grad):
         return _broadcast_back(grad / ctx.count, ctx.axes, ctx.keepdim, ctx.shape)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        return _broadcast_back_tensor(grad / ctx.count, ctx.axes, ctx.keepdim, ctx.shape)
 
 
 class Prod(Function):

@@ -18,6 +18,8 @@ from minidl.tensor import Tensor
 class Reshape(Function):
     """out = a viewed with a new shape;  da = g reshaped back."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     is_view = True
 
     @staticmethod
@@ -32,6 +34,8 @@ class Reshape(Function):
 
 class Expand(Function):
     """out = a broadcast to a larger shape;  da = g summed over the broadcast axes (by the engine)."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     is_view = True
 
@@ -72,6 +76,11 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad.transpose(ctx.inverse)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        return grad.permute(*ctx.inverse)
 
 
 class Concatenate(Function):

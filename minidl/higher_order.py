@@ -1,0 +1,155 @@
+"""``create_graph=True``: a backward pass that is itself recorded, so it can be differentiated again.
+
+    (dy_dx,) = md.autograd.grad(y, x, create_graph=True)    # dy/dx, as a Tensor with a graph
+    (d2y_dx2,) = md.autograd.grad(dy_dx.sum(), x)            # the second derivative
+
+The ordinary backward pass (``autograd._walk``) runs each op's ``backward`` on raw arrays: fast,
+and invisible to autograd.  This one walks the graph in the same order, but runs each op's
+backward formula on Tensors (the op's own ``backward`` where ``differentiable_backward`` is set,
+else its ``graph_backward``): the incoming gradient is a Tensor, and the op's saved inputs and
+outputs are attached back to the graph where they came from (``attached``).  Every product and
+sum of the formula becomes a node like any other, so backward() or grad() through the result
+gives second derivatives: backpropagation is itself a differentiable program.
+
+Ops without a differentiable backward are named in an error before anything runs; tensor hooks
+are not run on this path (an error says so).
+"""
+from minidl import autograd
+from minidl.backend import is_floating
+from minidl.grad_mode import enable_grad
+from minidl.tensor import Tensor
+
+
+def attached(node, source, array):
+    """The saved ``array`` of ``node`` as a Tensor in the graph: its input ``i`` is the leaf itself
+    or the output of the node that made it; its output ``i`` is an output of ``node``.  An array
+    derived from them (``source`` None) has no place in the graph: treating it as a constant would
+    drop its derivative silently, so it is refused."""
+    if array is None:
+        return None
+    if source is None:
+        raise RuntimeError(
+            f"create_graph=True: {node.name} saved an array that is neither its input nor its output; "
+            "its graph_backward must compute that array from Tensors"
+        )
+    kind, index = source
+    if kind == "output":
+        return Tensor._from_op(array, node, index)
+    edge = node.edges[index]
+    if edge is None:
+        return Tensor(array)
+    parent, target = edge
+    return target if parent is None else Tensor._from_op(array, parent, target)
+
+
+class GraphContext:
+    """``node``'s ctx as its backward formula sees it on this path: ``saved`` gives Tensors
+    attached to the graph; everything else (``needs_input_grad``, ``ctx.shape``, ...) is the
+    real ctx's."""
+
+    def __init__(self, node):
+        self._node = node
+
+    @property
+    def saved(self):
+        ctx = self._node.ctx
+        return tuple(attached(self._node, source, array) for source, array in zip(ctx.saved_sources, ctx.saved))
+
+    def __getattr__(self, name):
+        return getattr(self._node.ctx, name)
+
+
+def has_graph_backward(function):
+    return function.differentiable_backward or hasattr(function, "graph_backward")
+
+
+def sum_to_shape(grad, shape):
+    """``autograd.sum_to_shape`` with Tensor ops: sum a broadcast gradient back to ``shape``."""
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    if axes:
+        grad = grad.sum(dim=axes, keepdim=True)
+    return grad.reshape(shape) if tuple(grad.shape) != tuple(shape) else grad
+
+
+class GraphIntoGrad:
+    """``backward(create_graph=True)``: gradients (Tensors with a graph) added into ``.grad``."""
+
+    def leaf(self, leaf, grad):
+        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+
+    def outputs(self, node, grads):
+        for index, retained in node.retained.items():
+            self.leaf(retained, grads[index])
+
+
+def graph_walk(seeds, sink):
+    """The backward pass from ``seeds`` (pairs tensor, gradient array), recorded: the walk of
+    ``autograd._walk``, with Tensors for gradients and each op's backward formula run on them.
+    The graph is kept (a second pass needs its saved arrays)."""
+    received = {}
+    leaf_seeds = []
+    for tensor, grad in seeds:
+        grad = Tensor(grad)
+        if tensor.grad_fn is None:
+            leaf_seeds.append((tensor, grad))
+        else:
+            autograd._gather(received, tensor.grad_fn, len(tensor.grad_fn.output_meta), tensor.output_index, grad)
+    consumers = autograd._count_consumers(list(received))
+    _check_supported(consumers, [tensor for tensor, _ in leaf_seeds])
+    with enable_grad():
+        for tensor, grad in leaf_seeds:
+            sink.leaf(tensor, grad)
+        ready = [root for root in received if consumers[root] == 0]
+        while ready:
+            node = ready.pop()
+            grad_outputs = _fill_missing(node, received.pop(node))
+            sink.outputs(node, grad_outputs)
+            for edge, grad_in, (shape, _) in zip(node.edges, _graph_backward(node, grad_outputs), node.input_meta):
+                if edge is None:
+                    continue
+                grad_in = None if grad_in is None else sum_to_shape(grad_in, shape)
+                parent, target = edge
+                if parent is None:
+                    if grad_in is not None:
+                        sink.leaf(target, grad_in)
+                    continue
+                autograd._gather(received, parent, len(parent.output_meta), target, grad_in)
+                consumers[parent] -= 1
+                if consumers[parent] == 0:
+                    ready.append(parent)
+
+
+def _check_supported(consumers, leaves):
+    """Refuse, before anything runs, a graph with an op that has no differentiable backward, or
+    with tensor hooks (which this path does not run)."""
+    nodes = [key for key in consumers if isinstance(key, autograd.Node)]
+    missing = sorted({node.name for node in nodes if not has_graph_backward(node.function)})
+    if missing:
+        raise NotImplementedError(
+            f"create_graph=True: no differentiable backward yet for {', '.join(missing)}; the ops that have one "
+            "set differentiable_backward or define graph_backward (minidl/higher_order.py)"
+        )
+    if any(node.tensor_hooks for node in nodes) or any(tensor._hooks for tensor in leaves) or len(nodes) < len(consumers):
+        raise NotImplementedError("create_graph=True: tensors with hooks (register_hook) are not supported yet")
+
+
+def _graph_backward(node, grad_outputs):
+    if node.ctx._freed:
+        node.ctx.saved  # raises the "backward through the graph a second time" error
+    for saved in node.ctx.saved_versions:
+        saved.check(node.name)
+    function = node.function
+    backward = function.graph_backward if hasattr(function, "graph_backward") else function.backward
+    grads = backward(GraphContext(node), *grad_outputs)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return tuple(None if g is None else g if isinstance(g, Tensor) else Tensor(g) for g in grads)
+
+
+def _fill_missing(node, grads):
+    """Outputs that received no gradient get zeros (floating) or None (integer), as Tensors."""
+    xp = next(g for g in grads if g is not None).xp
+    return tuple(
+        Tensor(xp.zeros(shape, dtype)) if g is None and is_floating(dtype) else g
+        for g, (shape, dtype) in zip(grads, node.output_meta)
+    )

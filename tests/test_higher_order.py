@@ -1,0 +1,150 @@
+"""Gradients of gradients (create_graph=True) against torch, float64: a Hessian-vector product for
+every op with a differentiable backward, f'' of a scalar function, backward(create_graph=True),
+a WGAN-GP gradient-penalty step; and the clear errors for ops without one."""
+import numpy as np
+import pytest
+
+import minidl as md
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+rng = np.random.default_rng(0)
+POSITIVE = rng.uniform(0.5, 2.0, (3, 4))
+CASES = {  # name: (function of the library and its inputs, input arrays)
+    "add": (lambda lib, a, b: a + b, [rng.standard_normal((3, 4)), rng.standard_normal((4,))]),
+    "sub": (lambda lib, a, b: a - b, [rng.standard_normal((3, 4)), rng.standard_normal((3, 1))]),
+    "mul": (lambda lib, a, b: a * b, [rng.standard_normal((3, 4)), rng.standard_normal((4,))]),
+    "div": (lambda lib, a, b: a / b, [rng.standard_normal((3, 4)), POSITIVE]),
+    "neg": (lambda lib, a: -a * a, [rng.standard_normal((3, 4))]),
+    "exp": (lambda lib, a: lib.exp(a), [rng.standard_normal((3, 4))]),
+    "log": (lambda lib, a: lib.log(a), [POSITIVE]),
+    "sin": (lambda lib, a: lib.sin(a), [rng.standard_normal((3, 4))]),
+    "cos": (lambda lib, a: lib.cos(a), [rng.standard_normal((3, 4))]),
+    "tanh": (lambda lib, a: lib.tanh(a), [rng.standard_normal((3, 4))]),
+    "sigmoid": (lambda lib, a: lib.sigmoid(a), [rng.standard_normal((3, 4))]),
+    "relu": (lambda lib, a: lib.relu(a) * a, [rng.standard_normal((3, 4))]),
+    "sum": (lambda lib, a: (a.sum(dim=1) ** 2 if lib is torch else a.sum(dim=1) * a.sum(dim=1)), [rng.standard_normal((3, 4))]),
+    "mean keepdim": (lambda lib, a: a.mean(dim=0, keepdim=True) * a, [rng.standard_normal((3, 4))]),
+    "matmul": (lambda lib, a, b: lib.tanh(a @ b), [rng.standard_normal((3, 4)), rng.standard_normal((4, 2))]),
+    "matmul batched, vector": (lambda lib, a, b: lib.tanh(a @ b), [rng.standard_normal((2, 3, 4)), rng.standard_normal((4,))]),
+    "linear": (lambda lib, x, w, b: lib.tanh(lib.nn.functional.linear(x, w, b)),
+               [rng.standard_normal((5, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3,))]),
+    "reshape, expand, permute": (lambda lib, a: lib.sin(a.reshape(2, 6).expand(3, 2, 6).permute(2, 0, 1)),
+                                 [rng.standard_normal((3, 4))]),
+}  # fmt: skip
+
+
+def hessian_vector_products(lib, fn, arrays, seed=1):
+    """H v for the loss sum(fn(inputs) * w): the gradient of (grad . v), with random w and v."""
+    draw = np.random.default_rng(seed)
+    inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(lib, *inputs)
+    loss = (out * lib.tensor(draw.standard_normal(tuple(out.shape)))).sum()
+    grads = lib.autograd.grad(loss, inputs, create_graph=True)
+    directional = sum((g * lib.tensor(draw.standard_normal(a.shape))).sum() for g, a in zip(grads, arrays))
+    if not directional.requires_grad:  # the gradient does not depend on the inputs: H = 0
+        return [g.detach().numpy() for g in grads], [np.zeros_like(a) for a in arrays]
+    return [g.detach().numpy() for g in grads], [
+        h.detach().numpy() for h in lib.autograd.grad(directional, inputs, materialize_grads=True)]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hessian_vector_product_matches_torch(name):
+    fn, arrays = CASES[name]
+    (ours, ours_hv), (theirs, theirs_hv) = (hessian_vector_products(lib, fn, arrays) for lib in (md, torch))
+    for mine, their in zip(ours + ours_hv, theirs + theirs_hv):
+        np.testing.assert_allclose(mine, their, rtol=1e-9, atol=1e-12)
+
+
+def test_second_and_third_derivative_of_a_scalar_function():
+    values = {}
+    for lib in (md, torch):
+        x = lib.tensor(np.array([0.3, -1.2, 2.0]), requires_grad=True)
+        y = (lib.tanh(x) * x * x * x + lib.exp(lib.sin(x))).sum()
+        (d1,) = lib.autograd.grad(y, x, create_graph=True)
+        (d2,) = lib.autograd.grad(d1.sum(), x, create_graph=True)
+        (d3,) = lib.autograd.grad(d2.sum(), x)
+        values[lib.__name__] = [d.detach().numpy() for d in (d1, d2, d3)]
+    for mine, their in zip(values["minidl"], values["torch"]):
+        np.testing.assert_allclose(mine, their, rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")  # torch's note on .grad cycles
+def test_backward_with_create_graph_leaves_a_differentiable_grad():
+    seconds = {}
+    for lib in (md, torch):
+        x = lib.tensor(np.array([0.5, -2.0]), requires_grad=True)
+        (lib.sin(x) * x).sum().backward(create_graph=True)
+        first, x.grad = x.grad, None
+        assert first.requires_grad
+        first.sum().backward()
+        seconds[lib.__name__] = x.grad.detach().numpy()
+    np.testing.assert_allclose(seconds["minidl"], seconds["torch"], rtol=1e-12)
+
+
+def critic(lib):
+    """Linear-Tanh-Linear with the same float64 weights in both libraries."""
+    model = lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.Tanh(), lib.nn.Linear(8, 1)).double()
+    draw = np.random.default_rng(3)
+    with lib.no_grad():
+        for p in model.parameters():
+            p.copy_(lib.tensor(draw.standard_normal(tuple(p.shape)) * 0.5))
+    return model
+
+
+def test_a_wgan_gp_gradient_penalty_step_equals_torchs():
+    """penalty = mean((|d critic / d x|^2 - 1)^2) at points between real and fake samples, then
+    one SGD step on the critic: the same parameters afterwards."""
+    draw = np.random.default_rng(4)
+    real, fake, mix = draw.standard_normal((6, 4)), draw.standard_normal((6, 4)), draw.uniform(size=(6, 1))
+    results = {}
+    for lib in (md, torch):
+        model = critic(lib)
+        optimizer = lib.optim.SGD(model.parameters(), lr=0.1)
+        points = lib.tensor(mix * real + (1 - mix) * fake, requires_grad=True)
+        (slope,) = lib.autograd.grad(model(points).sum(), points, create_graph=True)
+        gap = (slope * slope).sum(dim=1) - 1
+        penalty = (gap * gap).mean()
+        optimizer.zero_grad()
+        penalty.backward()
+        optimizer.step()
+        results[lib.__name__] = [penalty.item()] + [p.detach().numpy().copy() for p in model.parameters()]
+    for mine, their in zip(results["minidl"], results["torch"]):
+        np.testing.assert_allclose(mine, their, rtol=1e-10, atol=1e-13)
+
+
+def test_an_op_without_a_differentiable_backward_is_named_before_anything_runs():
+    x = md.tensor(np.array([0.5, -2.0, 1.0]), requires_grad=True)
+    y = (md.softmax(x, dim=0) * md.exp(x)).sum()
+    with pytest.raises(NotImplementedError, match="create_graph=True: no differentiable backward yet for Softmax"):
+        md.autograd.grad(y, x, create_graph=True)
+    assert x.grad is None
+    (first,) = md.autograd.grad(y, x)  # the graph is intact: an ordinary gradient still works
+    assert first.shape == (3,)
+
+
+def test_hooks_are_refused_on_this_path():
+    x = md.tensor(np.array([0.5, -2.0]), requires_grad=True)
+    x.register_hook(lambda grad: grad * 2)
+    with pytest.raises(NotImplementedError, match="hooks"):
+        md.autograd.grad((x * x).sum(), x, create_graph=True)
+
+
+def test_a_saved_array_that_is_not_an_input_or_output_is_refused_not_treated_as_constant():
+    class Square(md.autograd.Function):
+        differentiable_backward = True  # wrongly: it saves 2a, derived from its input
+
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(2 * a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, grad):
+            (twice,) = ctx.saved
+            return grad * twice
+
+    x = md.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(RuntimeError, match="Square saved an array that is neither its input nor its output"):
+        md.autograd.grad(Square.apply(x).sum(), x, create_graph=True)
