@@ -552,7 +552,7 @@ def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
     """Compute the gradient of ``tensor`` w.r.t. every leaf that requires grad (recorded, so it can
     be differentiated again, with ``create_graph=True``: see ``higher_order.py``)."""
     if create_graph:
-        higher_order.graph_walk([(tensor, _initial_gradient(tensor, gradient))], higher_order.GraphIntoGrad())
+        higher_order.graph_walk([(tensor, higher_order.seed(tensor, gradient))], higher_order.GraphIntoGrad())
         return
     for _ in iter_backward(tensor, gradient, retain_graph):
         pass
@@ -562,3 +562,4 @@ def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
 from minidl.tensor import Tensor  # noqa: E402
 from minidl import higher_order  # noqa: E402  (create_graph=True)
 from minidl.gradients import grad  # noqa: E402,F401  (md.autograd.grad, as torch.autograd.grad)
+from minidl import autograd_functional as functional  # noqa: E402,F401  (md.autograd.functional)

@@ -54,11 +54,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for number, tensor in enumerate(inputs):
         if not tensor.requires_grad:
             raise RuntimeError(f"grad: input {number} (shape {tuple(tensor.shape)}) does not require grad")
-    seeds = [(output, autograd._initial_gradient(output, gradient)) for output, gradient in zip(outputs, grad_outputs)]
     capture = Capture(inputs)
     if create_graph:
-        higher_order.graph_walk(seeds, capture)
+        higher_order.graph_walk([(out, higher_order.seed(out, g)) for out, g in zip(outputs, grad_outputs)], capture)
     else:
+        seeds = [(out, autograd._initial_gradient(out, g)) for out, g in zip(outputs, grad_outputs)]
         for _ in autograd._walk(seeds, bool(retain_graph), capture):
             pass
     return tuple(_result(number, tensor, found, allow_unused or materialize_grads, materialize_grads)

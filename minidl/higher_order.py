@@ -83,14 +83,21 @@ class GraphIntoGrad:
             self.leaf(retained, grads[index])
 
 
+def seed(tensor, gradient):
+    """The gradient a recorded walk starts from at ``tensor``: ``gradient`` itself when it is a
+    Tensor (it may have a graph of its own: the double-vjp trick differentiates through it), else
+    the array ``backward`` would start from (checked the same way)."""
+    array = autograd._initial_gradient(tensor, gradient)
+    return gradient if isinstance(gradient, Tensor) and gradient.dtype == tensor.dtype else Tensor(array)
+
+
 def graph_walk(seeds, sink):
-    """The backward pass from ``seeds`` (pairs tensor, gradient array), recorded: the walk of
-    ``autograd._walk``, with Tensors for gradients and each op's backward formula run on them.
-    The graph is kept (a second pass needs its saved arrays)."""
+    """The backward pass from ``seeds`` (pairs tensor, gradient Tensor from ``seed``), recorded:
+    the walk of ``autograd._walk``, with Tensors for gradients and each op's backward formula run
+    on them.  The graph is kept (a second pass needs its saved arrays)."""
     received = {}
     leaf_seeds = []
     for tensor, grad in seeds:
-        grad = Tensor(grad)
         if tensor.grad_fn is None:
             leaf_seeds.append((tensor, grad))
         else:

@@ -5,7 +5,7 @@ Both are used by minidl's own tests and are meant for learners checking an op th
 import numpy as np
 
 from minidl import backend
-from minidl.autograd import no_grad
+from minidl.autograd import enable_grad, no_grad
 from minidl.exercises import EXERCISES, Verdict, check_exercise, progress
 from minidl.ops.arithmetic import where
 from minidl.tensor import Tensor, tensor
@@ -58,7 +58,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         return sum(float((o.xp.where(m, o.array, 0) * w.array).sum()) for o, m, w in pairs)
 
     total = sum((where(m, o, 0.0) * w).sum() for o, m, w in zip(outputs, finite, weights))
-    total.backward()
+    if total.requires_grad:  # else the outputs do not depend on the inputs: every analytic derivative is 0
+        total.backward()
     for i in checked:
         leaf = leaves[i]
         analytic = np.zeros(leaf.shape) if leaf.grad is None else backend.to_device(leaf.grad.array, "cpu")
@@ -80,6 +81,24 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
                 f"vs numeric {numeric[element]:.10g}; {int(bad.sum())} of {bad.size} elements differ"
             )
     return True
+
+
+def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """Check second derivatives, in float64: ``gradcheck`` of the function x -> dL/dx (built with
+    ``create_graph=True``), where L = sum_k <fn(*inputs)_k, r_k> for fixed random r_k.  So the
+    backward pass of the backward pass is compared with central differences of the gradient.
+    Returns True or raises ``GradcheckError`` naming the input and element."""
+    from minidl.gradients import grad
+
+    def first_derivatives(*xs):
+        with enable_grad():  # gradcheck evaluates it under no_grad too: a gradient needs its graph
+            outputs = _float_outputs(fn(*xs))
+            total = sum((o * Tensor(backend.to_device(w, o.device))).sum()
+                        for o, w in zip(outputs, _projection(outputs, seed)))  # fmt: skip
+            wrt = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+            return grad(total, wrt, create_graph=True, materialize_grads=True)
+
+    return gradcheck(first_derivatives, inputs, eps, atol, rtol, seed + 1)
 
 
 def default_tolerance(dtype):
