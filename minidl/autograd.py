@@ -124,20 +124,20 @@ class Function:
         tensors = tuple(Tensor._from_op(out, node, i) for i, out in enumerate(outputs))
         if record:
             ctx.saved_versions = versions.saved_versions(ctx._saved, inputs + tensors)
-            ctx.saved_sources = _saved_sources(ctx._saved, inputs, tensors)
+            ctx.saved_sources = _saved_sources(ctx._saved, [t.array for t in inputs], outputs)
         if cls.is_view:
             versions.mark_view(tensors[0], inputs[0], cls, options)
         return tensors[0] if single else tensors
 
 
 def _saved_sources(saved, inputs, outputs):
-    """For each saved array: ``("input", i)`` or ``("output", i)`` when it is that tensor's own
-    array, else None (an array derived from them).  A backward pass that builds a graph uses this
-    to attach the saved values back to the graph (``higher_order.py``)."""
+    """For each saved array: ``("input", i)`` or ``("output", i)`` when it is that input's array
+    or the array forward returned as output i, else None (an array derived from them).  A backward
+    pass that builds a graph uses this to attach the saved values back to it (``higher_order.py``)."""
     def source(array):
-        for kind, tensors in (("input", inputs), ("output", outputs)):
-            for index, tensor in enumerate(tensors):
-                if tensor.array is array:
+        for kind, arrays in (("input", inputs), ("output", outputs)):
+            for index, candidate in enumerate(arrays):
+                if candidate is array:
                     return kind, index
         return None
 

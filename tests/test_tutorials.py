@@ -160,6 +160,14 @@ CLAIMS = {  # tutorial: [(what is claimed, pattern of the printed line, test of 
         ("with the fewest labels, the frozen pre-trained CNN with a new head beats the same CNN trained from scratch",
          r"with (\d+) labels per class: fine-tuned ([-+\d.eE]+), from scratch ([-+\d.eE]+)", lambda n, tuned, scratch: tuned > scratch),
     ],
+    "12_higher_order": [
+        ("f'' by a recorded backward pass agrees with central differences of f'",
+         r"f'' against central differences of f': max error ([-+\d.eE]+)", lambda error: error < 1e-6),
+        ("Newton's method, on second derivatives from autograd, converges to machine precision",
+         r"Newton's method: \|f'\(x\)\| after 6 steps ([-+\d.eE]+)", lambda slope: slope < 1e-12),
+        ("a Hessian-vector product equals the full Hessian times the vector",
+         r"hvp against hessian @ v: max difference ([-+\d.eE]+)", lambda difference: difference < 1e-12),
+    ],
 }  # fmt: skip
 
 
