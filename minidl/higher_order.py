@@ -55,6 +55,12 @@ class GraphContext:
         ctx = self._node.ctx
         return tuple(attached(self._node, source, array) for source, array in zip(ctx.saved_sources, ctx.saved))
 
+    @property
+    def constants(self):
+        """The saved arrays as constant Tensors, for a ``graph_backward`` whose saved arrays do not
+        depend on any input that needs a gradient (NLLLoss's one-hot of the targets, say)."""
+        return tuple(None if array is None else Tensor(array) for array in self._node.ctx.saved)
+
     def __getattr__(self, name):
         return getattr(self._node.ctx, name)
 

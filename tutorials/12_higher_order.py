@@ -191,12 +191,12 @@ md.viz.show(fig, "12_saliency.png")
 #    **Expected observation:** $f'' = e^{-x^2/4}\big(-\sin x - x\cos x + (x^2/4 - 1/2)\sin x\big)$
 #    agrees with `second` to about 1e-15.
 #
-# 3. **An op without a second derivative.** Try `md.autograd.grad(md.softmax(x, dim=0).sum(), x,
+# 3. **An op without a second derivative.** Try `md.autograd.grad(md.cumsum(x, dim=0).sum(), x,
 #    create_graph=True)`.
 #
-#    **Expected observation:** a NotImplementedError naming Softmax, raised before anything runs:
-#    minidl records second derivatives for the core elementwise ops, reductions, matmul, linear and
-#    reshapes so far, and never returns a silently wrong (zero) second derivative.
+#    **Expected observation:** a NotImplementedError naming CumSum, raised before anything runs:
+#    minidl records second derivatives for the core elementwise ops, reductions, matmul, linear,
+#    reshapes, softmax and cross-entropy so far, and never returns a silently wrong (zero) one.
 
 # %%
 md.testing.progress()

@@ -151,6 +151,8 @@ class GELU(Function):
 class Softmax(Function):
     """out = e^(a - max) / sum(e^(a - max)) along ``axis``;  da = out * (g - sum(g * out))."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a, axis=-1):
         xp = backend.get_array_module(a)
@@ -183,6 +185,14 @@ class LogSoftmax(Function):
         (out,) = ctx.saved
         xp = backend.get_array_module(out)
         return grad - xp.exp(out) * grad.sum(axis=ctx.axis, keepdims=True)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        from minidl.ops.arithmetic import exp
+
+        (out,) = ctx.saved
+        return grad - exp(out) * grad.sum(dim=ctx.axis, keepdim=True)
 
 
 def relu(input, inplace=False):

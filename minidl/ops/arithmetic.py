@@ -149,6 +149,8 @@ class Log(Function):
 class Sqrt(Function):
     """out = sqrt(a);  da = g / (2 * out)."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a):
         out = backend.get_array_module(a).sqrt(a)

@@ -79,6 +79,13 @@ class NLLLoss(Function):
         picked, class_weight = ctx.saved
         return -(picked * class_weight) * backend.get_array_module(grad).expand_dims(grad, 1)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients); the one-hot and the class
+        weights come from the targets and the weights, not from x: constants."""
+        picked, class_weight = ctx.constants
+        return -(picked * class_weight) * grad.unsqueeze(1)
+
 
 def _check_class_target(op, x, target, ignore_index):
     if not isinstance(target, Tensor) or backend.is_floating(target.dtype) or target.dtype == bool:
