@@ -145,13 +145,14 @@ def scatter_add(target, index, values):
     """``target[index] += values`` where repeated indices accumulate (in place).  A basic index
     (ints, slices, None, ...) names every position once, so plain ``+=`` is exact there, and far
     faster than ``add.at``, which only integer and boolean arrays need."""
-    if _is_basic_index(index):
+    if is_basic_index(index):
         target[index] += values
     else:
         get_array_module(target).add.at(target, index, values)
 
 
-def _is_basic_index(index):
+def is_basic_index(index):
+    """Whether ``index`` is made of ints, slices, None and Ellipsis only (each position once)."""
     parts = index if isinstance(index, tuple) else (index,)
     return all(
         part is None or part is Ellipsis or isinstance(part, slice)

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.torch
 
 rng = np.random.default_rng(0)
 POSITIVE = rng.uniform(0.5, 2.0, (3, 4))
+MASK = rng.random((3, 4)) > 0.5
 CASES = {  # name: (function of the library and its inputs, input arrays)
     "add": (lambda lib, a, b: a + b, [rng.standard_normal((3, 4)), rng.standard_normal((4,))]),
     "sub": (lambda lib, a, b: a - b, [rng.standard_normal((3, 4)), rng.standard_normal((3, 1))]),
@@ -37,6 +38,11 @@ CASES = {  # name: (function of the library and its inputs, input arrays)
     "log_softmax": (lambda lib, a: lib.log_softmax(a, dim=0) * a, [rng.standard_normal((3, 4))]),
     "cross_entropy": (lambda lib, a: lib.nn.functional.cross_entropy(lib.tanh(a), lib.tensor([1, 0, 3])).reshape(1),
                       [rng.standard_normal((3, 4))]),
+    "abs": (lambda lib, a: lib.abs(a) * a, [rng.standard_normal((3, 4))]),
+    "clamp": (lambda lib, a: lib.clamp(a, -0.5, 0.8) * a, [rng.standard_normal((3, 4))]),
+    "where": (lambda lib, a, b: lib.where(lib.tensor(MASK), a * a, b * a), [rng.standard_normal((3, 4)), rng.standard_normal((3, 4))]),
+    "cat": (lambda lib, a, b: lib.cat([a * b, lib.sin(a)], dim=1), [rng.standard_normal((3, 4)), rng.standard_normal((3, 4))]),
+    "getitem": (lambda lib, a: a[1:, ::2] * a[:2, 1::2], [rng.standard_normal((3, 4))]),
 }  # fmt: skip
 
 
@@ -127,6 +133,13 @@ def test_an_op_without_a_differentiable_backward_is_named_before_anything_runs()
     assert x.grad is None
     (first,) = md.autograd.grad(y, x)  # the graph is intact: an ordinary gradient still works
     assert first.shape == (3,)
+
+
+def test_an_array_index_says_it_is_not_supported_yet():
+    x = md.tensor(np.array([0.5, -2.0, 1.0]), requires_grad=True)
+    picked = x[np.array([0, 0, 2])]
+    with pytest.raises(NotImplementedError, match="integer or boolean array index"):
+        md.autograd.grad((picked * picked).sum(), x, create_graph=True)
 
 
 def test_hooks_are_refused_on_this_path():

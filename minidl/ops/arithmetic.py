@@ -176,6 +176,12 @@ class Abs(Function):
         (a,) = ctx.saved
         return grad * backend.get_array_module(a).sign(a)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (sign(a) is piecewise constant: its derivative is 0)."""
+        (a,) = ctx.saved
+        return grad * Tensor(backend.get_array_module(a.array).sign(a.array))
+
 
 class Sin(Function):
     """out = sin(a);  da = g * cos(a)."""
@@ -281,6 +287,12 @@ class Clamp(Function):
         (passes,) = ctx.saved
         return grad * passes
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors; the mask is piecewise constant in a: a constant."""
+        (passes,) = ctx.constants
+        return grad * passes
+
 
 class Where(Function):
     """out = a where condition else b;  da = g * condition,  db = g * (not condition)."""
@@ -294,6 +306,12 @@ class Where(Function):
     def backward(ctx, grad):
         (condition,) = ctx.saved
         return grad * condition, grad * ~condition
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors; the condition is an option, not an input: a constant."""
+        (condition,) = ctx.constants
+        return grad * condition, grad * Tensor(~condition.array)
 
 
 def add(a, b):

@@ -98,6 +98,13 @@ class Concatenate(Function):
         xp = backend.get_array_module(grad)
         return tuple(xp.split(grad, ctx.bounds, axis=ctx.axis))
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same split on Tensors: each input's slice of g along the axis."""
+        edges = [0, *ctx.bounds.tolist(), grad.shape[ctx.axis]]
+        before = (slice(None),) * (ctx.axis % grad.ndim)
+        return tuple(grad[before + (slice(start, stop),)] for start, stop in zip(edges[:-1], edges[1:]))
+
 
 class GetItem(Function):
     """out = a[index] (slices, ints, None, ..., integer or boolean arrays);
@@ -115,6 +122,17 @@ class GetItem(Function):
         xp = backend.get_array_module(grad)
         grad_a = xp.zeros(ctx.shape, dtype=grad.dtype)
         backend.scatter_add(grad_a, ctx.index, grad)
+        return grad_a
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same on Tensors for a basic index (ints, slices, None, ...: each position once), as
+        a recorded write of g into zeros; integer and boolean array indexes are not supported yet."""
+        if not backend.is_basic_index(ctx.index):
+            raise NotImplementedError("create_graph=True: x[index] with an integer or boolean array index "
+                                      "has no differentiable backward yet")
+        grad_a = Tensor(grad.xp.zeros(ctx.shape, dtype=grad.dtype))
+        grad_a[ctx.index] = grad
         return grad_a
 
 
