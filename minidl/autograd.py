@@ -453,11 +453,30 @@ class IntoGrad:
             _accumulate_into_leaf(retained, grads[index])
 
 
-def _walk(seeds, retain_graph, sink):
+class OnArrays:
+    """How the ordinary backward pass computes: each op's ``backward`` on raw arrays, gradients
+    summed back to each input's shape and cast to its dtype.  (``higher_order.OnTensors`` runs the
+    same walk on Tensors, recorded, for gradients of gradients.)"""
+
+    @staticmethod
+    def backward(node, grad_outputs):
+        return _call_backward(node, grad_outputs)
+
+    @staticmethod
+    def to_input(grad, shape, dtype):
+        return sum_to_shape(grad, shape).astype(dtype, copy=False)
+
+    @staticmethod
+    def zeros(like, shape, dtype):
+        return backend.get_array_module(like).zeros(shape, dtype)
+
+
+def _walk(seeds, retain_graph, sink, how=OnArrays):
     """The backward pass from ``seeds``, pairs (tensor, gradient of it), yielding a ``BackwardStep``
     per node.  ``sink`` receives what reaches a leaf (``sink.leaf``) and every node's output
-    gradients (``sink.outputs``).  A node runs once, when every node that reads its outputs has
-    sent its gradient (the consumer counts); several seeds share one walk."""
+    gradients (``sink.outputs``); ``how`` runs a node's backward and shapes its gradients
+    (``OnArrays``).  A node runs once, when every node that reads its outputs has sent its
+    gradient (the consumer counts); several seeds share one walk."""
     received = {}
     for tensor, grad in seeds:
         if tensor.grad_fn is None:
@@ -468,14 +487,14 @@ def _walk(seeds, retain_graph, sink):
     ready = [root for root in received if consumers[root] == 0]
     while ready:
         node = ready.pop()
-        grad_outputs = _run_output_hooks(node, _fill_missing(node, received.pop(node)))
+        grad_outputs = _run_output_hooks(node, _fill_missing(node, received.pop(node), how.zeros))
         sink.outputs(node, grad_outputs)
-        grad_inputs = _call_backward(node, grad_outputs)
+        grad_inputs = how.backward(node, grad_outputs)
         for edge, grad_in, (shape, dtype) in zip(node.edges, grad_inputs, node.input_meta):
             if edge is None:
                 continue
             if grad_in is not None:
-                grad_in = sum_to_shape(grad_in, shape).astype(dtype, copy=False)
+                grad_in = how.to_input(grad_in, shape, dtype)
             parent, target = edge
             if parent is None:
                 _send_to_leaf(target, grad_in, consumers, received, sink)
@@ -510,21 +529,26 @@ def _send_to_leaf(leaf, grad, consumers, received, sink):
         sink.leaf(leaf, _run_tensor_hooks(leaf._hooks, received.pop(leaf)[0]))
 
 
-def _fill_missing(node, grads):
+def _fill_missing(node, grads, zeros):
     """Floating outputs that received no gradient (unused outputs of a multi-output op) get
-    zeros; integer outputs (indices) never carry a gradient and get None."""
-    xp = backend.get_array_module(next(g for g in grads if g is not None))
+    ``zeros(like, shape, dtype)``; integer outputs (indices) never carry a gradient and get None."""
+    like = next(g for g in grads if g is not None)
     return tuple(
-        xp.zeros(shape, dtype) if g is None and backend.is_floating(dtype) else g
+        zeros(like, shape, dtype) if g is None and backend.is_floating(dtype) else g
         for g, (shape, dtype) in zip(grads, node.output_meta)
     )
 
 
-def _call_backward(node, grad_outputs):
+def _check_saved_arrays(node):
+    """Raise if ``node``'s saved arrays were freed by an earlier backward or written in place since."""
     if node.ctx._freed:
         node.ctx.saved  # raises the "backward through the graph a second time" error
     for saved in node.ctx.saved_versions:
         saved.check(node.name)
+
+
+def _call_backward(node, grad_outputs):
+    _check_saved_arrays(node)
     grads = node.function.backward(node.ctx, *grad_outputs)
     grads = grads if isinstance(grads, tuple) else (grads,)
     if len(grads) != len(node.edges):

@@ -15,7 +15,6 @@ Ops without a differentiable backward are named in an error before anything runs
 are not run on this path (an error says so).
 """
 from minidl import autograd
-from minidl.backend import is_floating
 from minidl.grad_mode import enable_grad
 from minidl.tensor import Tensor
 
@@ -97,40 +96,33 @@ def seed(tensor, gradient):
     return gradient if isinstance(gradient, Tensor) and gradient.dtype == tensor.dtype else Tensor(array)
 
 
+class OnTensors:
+    """How a recorded backward pass computes (``autograd._walk``'s ``how``): each op's backward
+    formula on Tensors (``_graph_backward``), gradients summed back to each input's shape with
+    Tensor ops."""
+
+    @staticmethod
+    def backward(node, grad_outputs):
+        return _graph_backward(node, grad_outputs)
+
+    @staticmethod
+    def to_input(grad, shape, dtype):
+        return sum_to_shape(grad, shape)
+
+    @staticmethod
+    def zeros(like, shape, dtype):
+        return Tensor(like.xp.zeros(shape, dtype))
+
+
 def graph_walk(seeds, sink):
     """The backward pass from ``seeds`` (pairs tensor, gradient Tensor from ``seed``), recorded:
-    the walk of ``autograd._walk``, with Tensors for gradients and each op's backward formula run
-    on them.  The graph is kept (a second pass needs its saved arrays)."""
-    received = {}
-    leaf_seeds = []
-    for tensor, grad in seeds:
-        if tensor.grad_fn is None:
-            leaf_seeds.append((tensor, grad))
-        else:
-            autograd._gather(received, tensor.grad_fn, len(tensor.grad_fn.output_meta), tensor.output_index, grad)
-    consumers = autograd._count_consumers(list(received))
-    _check_supported(consumers, [tensor for tensor, _ in leaf_seeds])
+    ``autograd._walk`` with ``OnTensors``, under grad mode.  The graph is kept (a second pass
+    needs its saved arrays)."""
+    consumers = autograd._count_consumers([tensor.grad_fn for tensor, _ in seeds if tensor.grad_fn is not None])
+    _check_supported(consumers, [tensor for tensor, _ in seeds if tensor.grad_fn is None])
     with enable_grad():
-        for tensor, grad in leaf_seeds:
-            sink.leaf(tensor, grad)
-        ready = [root for root in received if consumers[root] == 0]
-        while ready:
-            node = ready.pop()
-            grad_outputs = _fill_missing(node, received.pop(node))
-            sink.outputs(node, grad_outputs)
-            for edge, grad_in, (shape, _) in zip(node.edges, _graph_backward(node, grad_outputs), node.input_meta):
-                if edge is None:
-                    continue
-                grad_in = None if grad_in is None else sum_to_shape(grad_in, shape)
-                parent, target = edge
-                if parent is None:
-                    if grad_in is not None:
-                        sink.leaf(target, grad_in)
-                    continue
-                autograd._gather(received, parent, len(parent.output_meta), target, grad_in)
-                consumers[parent] -= 1
-                if consumers[parent] == 0:
-                    ready.append(parent)
+        for _ in autograd._walk(seeds, True, sink, OnTensors):
+            pass
 
 
 def _check_supported(consumers, leaves):
@@ -148,21 +140,10 @@ def _check_supported(consumers, leaves):
 
 
 def _graph_backward(node, grad_outputs):
-    if node.ctx._freed:
-        node.ctx.saved  # raises the "backward through the graph a second time" error
-    for saved in node.ctx.saved_versions:
-        saved.check(node.name)
+    """``node``'s backward formula run on Tensors: its ``graph_backward``, else its own ``backward``."""
+    autograd._check_saved_arrays(node)
     function = node.function
     backward = function.graph_backward if hasattr(function, "graph_backward") else function.backward
     grads = backward(GraphContext(node), *grad_outputs)
     grads = grads if isinstance(grads, tuple) else (grads,)
     return tuple(None if g is None else g if isinstance(g, Tensor) else Tensor(g) for g in grads)
-
-
-def _fill_missing(node, grads):
-    """Outputs that received no gradient get zeros (floating) or None (integer), as Tensors."""
-    xp = next(g for g in grads if g is not None).xp
-    return tuple(
-        Tensor(xp.zeros(shape, dtype)) if g is None and is_floating(dtype) else g
-        for g, (shape, dtype) in zip(grads, node.output_meta)
-    )

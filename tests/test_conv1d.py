@@ -5,22 +5,14 @@ import pytest
 
 import minidl as md
 import minidl.functional as F
-from minidl.testing import assert_close, check_against_torch
+from minidl.testing import check_against_torch
+from layer_twins import assert_step_matches, twins
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 TF = torch.nn.functional
 
 ALGORITHMS = pytest.mark.parametrize("algorithm", ["im2col", "direct"])
-
-
-def twins(*args, **kwargs):
-    """torch.nn.Conv1d and md.nn.Conv1d in float64 with torch's initial weights (state_dict)."""
-    torch.manual_seed(0)
-    theirs = torch.nn.Conv1d(*args, **kwargs).double()
-    ours = md.nn.Conv1d(*args, **kwargs).double()
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    return ours, theirs
 
 
 @pytest.mark.parametrize("args, kwargs, x_shape", [
@@ -32,17 +24,8 @@ def twins(*args, **kwargs):
 ])
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths:UserWarning")
 def test_layer_matches_torch(args, kwargs, x_shape):
-    ours, theirs = twins(*args, **kwargs)
-    x = np.random.default_rng(1).standard_normal(x_shape)
-    x_ours, x_theirs = md.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out_ours, out_theirs = ours(x_ours), theirs(x_theirs)
-    assert_close(out_ours.numpy(), out_theirs.detach().numpy(), 1e-10, 1e-10, "output")
-    upstream = np.random.default_rng(2).standard_normal(out_theirs.shape)
-    (out_ours * md.tensor(upstream)).sum().backward()
-    (out_theirs * torch.tensor(upstream)).sum().backward()
-    assert_close(x_ours.grad.numpy(), x_theirs.grad.numpy(), 1e-10, 1e-10, "input grad")
-    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-        assert_close(p.grad.numpy(), q.grad.numpy(), 1e-10, 1e-10, f"grad of {name}")
+    ours, theirs = twins("Conv1d", *args, **kwargs)
+    assert_step_matches(ours, theirs, np.random.default_rng(1).standard_normal(x_shape))
 
 
 def test_layer_has_torchs_parameters_and_repr():

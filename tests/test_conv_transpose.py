@@ -7,34 +7,13 @@ import pytest
 import minidl as md
 import minidl.functional as F
 from minidl.testing import assert_close, check_against_torch
+from layer_twins import assert_step_matches, twins
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 TF = torch.nn.functional
 
 ALGORITHMS = pytest.mark.parametrize("algorithm", ["im2col", "direct"])
-
-
-def twins(*args, **kwargs):
-    """torch.nn.ConvTranspose2d and md.nn.ConvTranspose2d in float64, torch's weights (state_dict)."""
-    torch.manual_seed(0)
-    theirs = torch.nn.ConvTranspose2d(*args, **kwargs).double()
-    ours = md.nn.ConvTranspose2d(*args, **kwargs).double()
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    return ours, theirs
-
-
-def assert_step_matches(ours, theirs, x, **forward_options):
-    """Output, input gradient and parameter gradients of one forward and backward agree."""
-    x_ours, x_theirs = md.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    out_ours, out_theirs = ours(x_ours, **forward_options), theirs(x_theirs, **forward_options)
-    assert_close(out_ours.numpy(), out_theirs.detach().numpy(), 1e-10, 1e-10, "output")
-    upstream = np.random.default_rng(2).standard_normal(out_theirs.shape)
-    (out_ours * md.tensor(upstream)).sum().backward()
-    (out_theirs * torch.tensor(upstream)).sum().backward()
-    assert_close(x_ours.grad.numpy(), x_theirs.grad.numpy(), 1e-10, 1e-10, "input grad")
-    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-        assert_close(p.grad.numpy(), q.grad.numpy(), 1e-10, 1e-10, f"grad of {name}")
 
 
 @ALGORITHMS
@@ -46,14 +25,14 @@ def assert_step_matches(ours, theirs, x, **forward_options):
     ((3, 5, 3), dict(padding=1), (3, 5, 5)),  # unbatched
 ])
 def test_layer_matches_torch(algorithm, args, kwargs, x_shape):
-    ours, theirs = twins(*args, **kwargs)
+    ours, theirs = twins("ConvTranspose2d", *args, **kwargs)
     with md.config.override(conv_algorithm=algorithm):
         assert_step_matches(ours, theirs, np.random.default_rng(1).standard_normal(x_shape))
 
 
 @pytest.mark.parametrize("output_size", [(13, 16), (14, 18), [2, 4, 14, 17]])
 def test_output_size_picks_the_output_padding(output_size):
-    ours, theirs = twins(8, 4, 3, stride=(2, 3), padding=1)
+    ours, theirs = twins("ConvTranspose2d", 8, 4, 3, stride=(2, 3), padding=1)
     assert_step_matches(ours, theirs, np.random.default_rng(1).standard_normal((2, 8, 7, 6)), output_size=output_size)
 
 

@@ -41,8 +41,8 @@ class Conv2D(KernelLayer):
             raise ValueError(f"{self.name}: filters must be a positive integer, got {filters!r}")
         self.filters, self.kernel_size = filters, pair(kernel_size)
         self.strides, self.dilation_rate = pair(strides), pair(dilation_rate)
-        self.padding = check_padding("Conv2D", padding)
-        self.data_format = check_data_format("Conv2D", data_format)
+        self.padding = check_padding(type(self).__name__, padding)
+        self.data_format = check_data_format(type(self).__name__, data_format)
 
     @property
     def module(self):
@@ -168,33 +168,20 @@ def transposed_geometry(size, kernel, stride, dilation, padding, output_padding)
     return out, before, out - ((size - 1) * stride - 2 * before + extent)
 
 
-class Conv2DTranspose(KernelLayer):
+class Conv2DTranspose(Conv2D):
     """The transposed convolution (the input gradient of a Conv2D, run forward) over (batch, H,
     W, C) images: kernel (kh, kw, filters, C) in Keras's layout.  Output size per axis: "same"
     size * strides, "valid" size * strides + max(kernel - strides, 0); with ``output_padding``,
-    (size - 1) * strides + kernel - 2 (kernel // 2 for "same", else 0) + output_padding."""
-
-    kernel_axes = (2, 3, 1, 0)
+    (size - 1) * strides + kernel - 2 (kernel // 2 for "same", else 0) + output_padding.
+    Conv2D's arguments and checks, plus ``output_padding`` (each below its stride)."""
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None, data_format=None,
-                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
-        super().__init__(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
-                         bias_regularizer, **kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"{self.name}: filters must be a positive integer, got {filters!r}")
-        self.filters, self.kernel_size = filters, pair(kernel_size)
-        self.strides, self.dilation_rate = pair(strides), pair(dilation_rate)
+                 dilation_rate=(1, 1), **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, **kwargs)
         self.output_padding = None if output_padding is None else pair(output_padding)
         if self.output_padding is not None and any(p >= s for p, s in zip(self.output_padding, self.strides)):
             raise ValueError(f"{self.name}: strides must be greater than output padding, got strides={self.strides}, "
                              f"output_padding={self.output_padding}")
-        self.padding = check_padding("Conv2DTranspose", padding)
-        self.data_format = check_data_format("Conv2DTranspose", data_format)
-
-    @property
-    def module(self):
-        return self.conv
 
     def build(self, input_shape):
         check_rank(self, input_shape, 4, layout_name(self.data_format))
@@ -202,10 +189,6 @@ class Conv2DTranspose(KernelLayer):
         self.conv = nn.ConvTranspose2d(channels, self.filters, self.kernel_size, stride=self.strides,
                                        dilation=self.dilation_rate, bias=self.use_bias)
         self.initialize()
-
-    def accepts(self, shape):
-        channels = image_axes(self.data_format)[2]
-        return len(shape) == 4 and shape[channels] == self.built_input_shape[channels]
 
     def call(self, x):
         x = to_channels_first(x, self.data_format)
@@ -219,7 +202,4 @@ class Conv2DTranspose(KernelLayer):
         return from_channels_first(y, self.data_format)
 
     def get_config(self):
-        return self.base_config(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                                padding=self.padding, output_padding=self.output_padding,
-                                data_format=self.data_format, dilation_rate=self.dilation_rate,
-                                **self.kernel_config())
+        return dict(super().get_config(), output_padding=self.output_padding)
