@@ -65,26 +65,26 @@ class StandInKernels:
         return launch
 
 
-def image_input(op, input):
-    """The input as a floating 4-D tensor (N, C, H, W); a 3-D (C, H, W) image gets a batch axis.
-    Returns (tensor, was_unbatched)."""
+def batched_input(op, input, layout):
+    """The input as a floating tensor with the axes of ``layout`` ("N, C, H, W" or "N, C, L"); one
+    sample (the axes without N) gets a batch axis.  Returns (tensor, was_unbatched)."""
     x = as_floating_tensor(op, input)
-    if x.ndim == 3:
+    rank = layout.count(",") + 1
+    if x.ndim == rank - 1:
         return x.unsqueeze(0), True
-    if x.ndim != 4:
-        raise ValueError(f"{op}: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape {x.shape}")
+    if x.ndim != rank:
+        raise ValueError(f"{op}: input must be {rank}-D ({layout}) or {rank - 1}-D ({layout[3:]}), got shape {x.shape}")
     return x, False
+
+
+def image_input(op, input):
+    """``batched_input`` for images (N, C, H, W)."""
+    return batched_input(op, input, "N, C, H, W")
 
 
 def signal_input(op, input):
-    """The input as a floating 3-D tensor (N, C, L); a 2-D (C, L) signal gets a batch axis.
-    Returns (tensor, was_unbatched)."""
-    x = as_floating_tensor(op, input)
-    if x.ndim == 2:
-        return x.unsqueeze(0), True
-    if x.ndim != 3:
-        raise ValueError(f"{op}: input must be 3-D (N, C, L) or 2-D (C, L), got shape {x.shape}")
-    return x, False
+    """``batched_input`` for signals (N, C, L)."""
+    return batched_input(op, input, "N, C, L")
 
 
 def conv_output_size(size, kernel, stride, pad_total, dilation):
