@@ -445,6 +445,10 @@ class IntoGrad:
     """Where ``backward()`` puts gradients: added into each leaf's ``.grad``, and into the
     ``.grad`` of computed tensors that asked for ``retain_grad()``."""
 
+    def runs(self, node):
+        """Every node's backward runs: every leaf below it gets its gradient."""
+        return True
+
     def leaf(self, leaf, grad):
         _accumulate_into_leaf(leaf, grad)
 
@@ -476,7 +480,9 @@ def _walk(seeds, retain_graph, sink, how=OnArrays):
     per node.  ``sink`` receives what reaches a leaf (``sink.leaf``) and every node's output
     gradients (``sink.outputs``); ``how`` runs a node's backward and shapes its gradients
     (``OnArrays``).  A node runs once, when every node that reads its outputs has sent its
-    gradient (the consumer counts); several seeds share one walk."""
+    gradient (the consumer counts); several seeds share one walk.  A node whose gradients lead
+    to nothing the sink wants (``sink.runs(node)`` false), or that received none, sends None on,
+    keeps its saved arrays and is not yielded."""
     received = {}
     for tensor, grad in seeds:
         if tensor.grad_fn is None:
@@ -487,9 +493,12 @@ def _walk(seeds, retain_graph, sink, how=OnArrays):
     ready = [root for root in received if consumers[root] == 0]
     while ready:
         node = ready.pop()
-        grad_outputs = _run_output_hooks(node, _fill_missing(node, received.pop(node), how.zeros))
-        sink.outputs(node, grad_outputs)
-        grad_inputs = how.backward(node, grad_outputs)
+        arrived = received.pop(node, None)  # None when only skipped nodes read its outputs
+        if arrived is not None:
+            grad_outputs = _run_output_hooks(node, _fill_missing(node, arrived, how.zeros))
+            sink.outputs(node, grad_outputs)
+        runs = arrived is not None and sink.runs(node)
+        grad_inputs = how.backward(node, grad_outputs) if runs else (None,) * len(node.edges)
         for edge, grad_in, (shape, dtype) in zip(node.edges, grad_inputs, node.input_meta):
             if edge is None:
                 continue
@@ -503,9 +512,10 @@ def _walk(seeds, retain_graph, sink, how=OnArrays):
             consumers[parent] -= 1
             if consumers[parent] == 0:
                 ready.append(parent)
-        yield BackwardStep(node, grad_outputs, grad_inputs)
-        if not retain_graph:
-            node.ctx.free()
+        if runs:
+            yield BackwardStep(node, grad_outputs, grad_inputs)
+            if not retain_graph:
+                node.ctx.free()
 
 
 def _gather(received, key, size, index, grad):

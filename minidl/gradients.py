@@ -25,6 +25,37 @@ class Capture:
             else:
                 self.at_node.setdefault(tensor.grad_fn, []).append((tensor.output_index, position))
 
+    def find_nodes_to_run(self, outputs):
+        """The nodes between ``outputs`` and the requested tensors: those with a path down to a
+        requested leaf or to the node that made a requested tensor.  Only their backward runs
+        (``runs``), as in PyTorch: the rest of the graph is neither computed nor freed."""
+        roots = {out.grad_fn for out in outputs if out.grad_fn is not None}
+        children, reaching, stack = {}, [], list(roots)
+        while stack:
+            node = stack.pop()
+            for edge in node.edges:
+                if edge is None:
+                    continue
+                parent, target = edge
+                if parent is None:
+                    if id(target) in self.at_leaf:
+                        reaching.append(node)
+                    continue
+                if parent in self.at_node:
+                    reaching.append(node)
+                if parent not in children:
+                    stack.append(parent)
+                children.setdefault(parent, []).append(node)
+        self.to_run = set()
+        while reaching:  # a node that reaches a requested tensor, and every node below it
+            node = reaching.pop()
+            if node not in self.to_run:
+                self.to_run.add(node)
+                reaching.extend(children.get(node, ()))
+
+    def runs(self, node):
+        return node in self.to_run
+
     def leaf(self, leaf, grad):
         for position in self.at_leaf.get(id(leaf), ()):
             self.found[position] = grad if self.found[position] is None else self.found[position] + grad
@@ -55,6 +86,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if not tensor.requires_grad:
             raise RuntimeError(f"grad: input {number} (shape {tuple(tensor.shape)}) does not require grad")
     capture = Capture(inputs)
+    capture.find_nodes_to_run(outputs)
     if create_graph:
         higher_order.graph_walk([(out, higher_order.seed(out, g)) for out, g in zip(outputs, grad_outputs)], capture)
     else:

@@ -80,6 +80,9 @@ def sum_to_shape(grad, shape):
 class GraphIntoGrad:
     """``backward(create_graph=True)``: gradients (Tensors with a graph) added into ``.grad``."""
 
+    def runs(self, node):
+        return True
+
     def leaf(self, leaf, grad):
         leaf.grad = grad if leaf.grad is None else leaf.grad + grad
 
@@ -119,23 +122,24 @@ def graph_walk(seeds, sink):
     ``autograd._walk`` with ``OnTensors``, under grad mode.  The graph is kept (a second pass
     needs its saved arrays)."""
     consumers = autograd._count_consumers([tensor.grad_fn for tensor, _ in seeds if tensor.grad_fn is not None])
-    _check_supported(consumers, [tensor for tensor, _ in seeds if tensor.grad_fn is None])
+    _check_supported(consumers, [tensor for tensor, _ in seeds if tensor.grad_fn is None], sink)
     with enable_grad():
         for _ in autograd._walk(seeds, True, sink, OnTensors):
             pass
 
 
-def _check_supported(consumers, leaves):
+def _check_supported(consumers, leaves, sink):
     """Refuse, before anything runs, a graph with an op that has no differentiable backward, or
-    with tensor hooks (which this path does not run)."""
-    nodes = [key for key in consumers if isinstance(key, autograd.Node)]
+    with tensor hooks (which this path does not run), among the nodes whose backward will run."""
+    nodes = [key for key in consumers if isinstance(key, autograd.Node) and sink.runs(key)]
     missing = sorted({node.name for node in nodes if not has_graph_backward(node.function)})
     if missing:
         raise NotImplementedError(
             f"create_graph=True: no differentiable backward yet for {', '.join(missing)}; the ops that have one "
             "set differentiable_backward or define graph_backward (minidl/higher_order.py)"
         )
-    if any(node.tensor_hooks for node in nodes) or any(tensor._hooks for tensor in leaves) or len(nodes) < len(consumers):
+    hooked_leaves = [key for key in consumers if not isinstance(key, autograd.Node)]
+    if any(node.tensor_hooks for node in nodes) or any(tensor._hooks for tensor in leaves) or hooked_leaves:
         raise NotImplementedError("create_graph=True: tensors with hooks (register_hook) are not supported yet")
 
 
@@ -147,3 +151,22 @@ def _graph_backward(node, grad_outputs):
     grads = backward(GraphContext(node), *grad_outputs)
     grads = grads if isinstance(grads, tuple) else (grads,)
     return tuple(None if g is None else g if isinstance(g, Tensor) else Tensor(g) for g in grads)
+
+
+def recorded_vjp(forward, inputs, grad_outputs):
+    """A ``graph_backward`` for an op whose fast kernel has no formula on Tensors: run ``forward``,
+    the op written with differentiable Tensor ops (its readable version), on ``inputs`` (the op's
+    inputs as ``GraphContext.saved`` gives them, attached to the graph), and return its
+    vector-Jacobian product with ``grad_outputs``, recorded:  d/d inputs <forward(inputs), grads>.
+    One gradient per input; None for an input that needs none."""
+    from minidl.gradients import grad
+
+    with enable_grad():
+        outputs = forward(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    pairs = [(out, g) for out, g in zip(outputs, grad_outputs) if g is not None and out.requires_grad]
+    wanted = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    if not pairs or not wanted:
+        return (None,) * len(inputs)
+    found = iter(grad([out for out, _ in pairs], wanted, [g for _, g in pairs], create_graph=True, allow_unused=True))
+    return tuple(next(found) if isinstance(x, Tensor) and x.requires_grad else None for x in inputs)

@@ -184,3 +184,50 @@ def _check_no_aliasing(inputs, grads):
         for other in arrays + [h.array for h in grads[i + 1 :]]:
             if np.shares_memory(g.array, other):
                 raise AssertionError("a gradient shares memory with an input or another gradient")
+
+
+def _floating(dtype):
+    """Whether a minidl (NumPy) or torch dtype is a floating one."""
+    return dtype.is_floating_point if hasattr(dtype, "is_floating_point") else backend.is_floating(dtype)
+
+
+def _hessian_vector_products(lib, fn, inputs, seed):
+    """(dL/dx, H v) for L = sum_k <fn(*inputs)_k, r_k> with fixed random r_k and v, in ``lib``
+    (minidl or torch): the gradient built with create_graph=True, then the gradient of <dL/dx, v>."""
+    to_lib = _to_torch if lib.__name__ == "torch" else _to_minidl
+    wants_grad = [isinstance(v, np.ndarray) and backend.is_floating(v.dtype) for v in inputs]
+    leaves = [to_lib(v, g) for v, g in zip(inputs, wants_grad)]
+    wrt = [x for x, g in zip(leaves, wants_grad) if g]
+    outputs = [o for o in _as_tuple(fn(*leaves)) if _floating(o.dtype)]
+    draw = np.random.default_rng(seed)
+    total = sum((o * lib.tensor(draw.standard_normal(tuple(o.shape)))).sum() for o in outputs)
+    firsts = lib.autograd.grad(total, wrt, create_graph=True, materialize_grads=True)
+    rng = np.random.default_rng(seed + 1)
+    directional = sum((g * lib.tensor(rng.standard_normal(tuple(g.shape)))).sum() for g in firsts)
+    if not directional.requires_grad:  # the gradient does not depend on the inputs: H v = 0
+        seconds = [np.zeros(tuple(x.shape)) for x in wrt]
+    else:
+        seconds = [_numpy(h) for h in lib.autograd.grad(directional, wrt, materialize_grads=True)]
+    return [_numpy(g) for g in firsts] + seconds
+
+
+def _numpy(tensor):
+    """A minidl or torch tensor's values (torch's "ZeroTensor", a known-zero gradient, included)."""
+    tensor = tensor.detach()
+    return tensor.numpy(force=True) if hasattr(tensor, "resolve_conj") else tensor.numpy()
+
+
+def check_hvp_against_torch(md_fn, torch_fn, inputs, rtol=1e-9, atol=1e-9, seed=0):
+    """Second derivatives against torch, in float64: the gradient of L = sum_k <out_k, r_k> built
+    with ``create_graph=True`` and the Hessian-vector product (the gradient of <dL/dx, v>) for
+    every floating input, compared with torch's on the same inputs, r and v."""
+    import torch
+
+    import minidl
+
+    mine = _hessian_vector_products(minidl, md_fn, inputs, seed)
+    theirs = _hessian_vector_products(torch, torch_fn, inputs, seed)
+    half = len(mine) // 2
+    for k, (a, b) in enumerate(zip(mine, theirs)):
+        what = f"{'gradient' if k < half else 'Hessian-vector product'} of input {k % half}"
+        assert_close(a, b, rtol, atol, what)
