@@ -7,7 +7,9 @@ It prints the machine (GPU, driver and CUDA versions, CuPy, Numba), runs the dev
 (``-m "fake_cuda or gpu"`` over ``DEVICE_TEST_FILES``: every op of the registry on "cuda"
 against torch, layers, optimizers, ``fit``, save/load, kernel launches on CuPy's stream) in a
 pytest subprocess and every tutorial's fast path with ``MINIDL_DEVICE=cuda``, prints a table of
-passed / failed / skipped per file and tutorial, and exits non-zero when anything failed.  tests/test_fake_cuda_process.py runs it with ``--stand-in`` on every CI run, so
+passed / failed / skipped per file and tutorial, then the GPU-against-CPU table of
+``gpu_workloads.py`` (relative error and times of conv, pooling, LSTM and a train step), and exits
+non-zero when anything failed.  tests/test_fake_cuda_process.py runs it with ``--stand-in`` on every CI run, so
 the list below is the one source of what "the GPU path works" means.  The tests that count
 host<->device copies run only on the stand-in (real CuPy counts nothing) and show as skipped.
 """
@@ -83,6 +85,18 @@ def run_tutorials(env):
     return outcomes
 
 
+def run_workloads(env, stand_in):
+    """benchmarks/gpu_workloads.py (conv, pooling, LSTM and a train step on the GPU against the
+    CPU: relative error and times; tiny shapes on the stand-in); prints its table, returns its
+    exit code."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "gpu_workloads.py")] + (["--tiny"] if stand_in else [])
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    print(result.stdout, end="")
+    if result.returncode != 0:
+        print(result.stderr[-3000:], file=sys.stderr)
+    return result.returncode
+
+
 def count_by_file(report):
     """``{test file: [passed, failed, skipped]}`` from pytest's JUnit XML report."""
     counts = {}
@@ -116,7 +130,8 @@ def main(argv=None):
         print(f"{'tutorials/' + name:<40}{'passed' if error is None else 'FAILED':>17}")
         if error is not None:
             print(error, file=sys.stderr)
-    ok = code == 0 and total_passed > 0 and all(error is None for error in tutorials.values())
+    workloads = run_workloads(env, args.stand_in)
+    ok = code == 0 and total_passed > 0 and all(error is None for error in tutorials.values()) and workloads == 0
     print("self-check: " + ("passed" if ok else f"FAILED (pytest exit code {code}, {total_passed} passed)"))
     return 0 if ok else 1
 

@@ -25,3 +25,4 @@ def test_the_device_tests_pass_on_the_cupy_stand_in(repo_env):
     assert result.returncode == 0, f"the self-check on the CuPy stand-in failed:\n{result.stdout}\n{result.stderr[-6000:]}"
     assert result.stdout.splitlines()[-1] == "self-check: passed"
     assert "test_ops_on_device.py" in result.stdout and "tutorials/04_convolution.py" in result.stdout
+    assert "GPU workloads: passed" in result.stdout and "MNIST CNN train step" in result.stdout
