@@ -139,13 +139,6 @@ def test_an_op_without_a_differentiable_backward_is_named_before_anything_runs()
     assert first.shape == (3,)
 
 
-def test_an_array_index_says_it_is_not_supported_yet():
-    x = md.tensor(np.array([0.5, -2.0, 1.0]), requires_grad=True)
-    picked = x[np.array([0, 0, 2])]
-    with pytest.raises(NotImplementedError, match="integer or boolean array index"):
-        md.autograd.grad((picked * picked).sum(), x, create_graph=True)
-
-
 def test_hooks_are_refused_on_this_path():
     x = md.tensor(np.array([0.5, -2.0]), requires_grad=True)
     x.register_hook(lambda grad: grad * 2)

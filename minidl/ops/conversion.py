@@ -10,11 +10,17 @@ class Cast(Function):
 
     @staticmethod
     def forward(ctx, a, dtype=None):
+        ctx.source = a.dtype
         return a.astype(dtype)
 
     @staticmethod
     def backward(ctx, grad):
         return grad
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """On Tensors the cast back is an op of its own (a Cast), so it is recorded."""
+        return Cast.apply(grad, dtype=ctx.source)
 
 
 class ToDevice(Function):
@@ -29,9 +35,16 @@ class ToDevice(Function):
     def backward(ctx, grad):
         return backend.to_device(grad, ctx.source)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same move on Tensors (a ToDevice of its own, so it is recorded)."""
+        return ToDevice.apply(grad, device=ctx.source)
+
 
 class Copy(Function):
     """out = a fresh C-contiguous copy of a;  da = g."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     @staticmethod
     def forward(ctx, a):

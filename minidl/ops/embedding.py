@@ -10,6 +10,7 @@ import numpy as np
 from minidl import backend
 from minidl.autograd import Function
 from minidl.ops.common import checks_values, option_array
+from minidl.ops.shape import ScatterAdd
 from minidl.tensor import Tensor
 
 
@@ -32,6 +33,17 @@ class Embedding(Function):
         if ctx.padding_idx is not None:
             grad_w[ctx.padding_idx] = 0
         return grad_w
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same on Tensors: the rows of g added at their indices (``ScatterAdd``), the
+        positions that picked ``padding_idx`` left out (for gradients of gradients)."""
+        index = ctx.constants[0].array.reshape(-1)
+        rows = grad.reshape(-1, ctx.shape[1])
+        if ctx.padding_idx is not None:
+            kept = index != ctx.padding_idx
+            index, rows = index[kept], rows[kept]
+        return ScatterAdd.apply(rows, index=(index,), shape=ctx.shape)
 
 
 def embedding(input, weight, padding_idx=None):

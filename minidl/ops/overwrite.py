@@ -7,7 +7,7 @@ A place knows how to read and write those elements in any array of ``a``'s shape
 """
 from minidl import backend
 from minidl.autograd import Function
-from minidl.ops.shape import advanced_parts_to_integers, unwrap_index
+from minidl.ops.shape import GetItem, advanced_parts_to_integers, unwrap_index
 from minidl.tensor import Tensor, as_array
 
 
@@ -19,6 +19,10 @@ class IndexPlace:
 
     def read(self, array):
         return array[self.index]
+
+    def read_recorded(self, tensor):
+        """The same elements of a Tensor, as a recorded op."""
+        return GetItem.apply(tensor, index=self.index)
 
     def write(self, array, values):
         array[self.index] = values
@@ -32,6 +36,10 @@ class ViewPlace:
 
     def read(self, array):
         return self.replay(array)
+
+    def read_recorded(self, tensor):
+        """The same elements of a Tensor, through the recorded view ops."""
+        return self.replay.on(tensor)
 
     def write(self, array, values):
         self.replay(array)[...] = values
@@ -54,11 +62,24 @@ class Overwrite(Function):
         if ctx.needs_input_grad[0]:
             grad_a = grad.copy()
             ctx.place.write(grad_a, 0)
-        grad_value = ctx.place.read(grad)
-        missing = ctx.value_ndim - grad_value.ndim  # NumPy lets a value carry extra leading 1s
-        if missing > 0:
-            grad_value = grad_value.reshape((1,) * missing + grad_value.shape)
-        return grad_a, grad_value
+        return grad_a, _value_shaped(ctx, ctx.place.read(grad))
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same on Tensors: da is g overwritten with 0 (an Overwrite itself), dvalue is g read
+        at the place by recorded ops (for gradients of gradients)."""
+        grad_a = None
+        if ctx.needs_input_grad[0]:
+            zero = Tensor(grad.xp.zeros((), dtype=grad.dtype))
+            grad_a = Overwrite.apply(grad, zero, place=ctx.place)
+        return grad_a, _value_shaped(ctx, ctx.place.read_recorded(grad))
+
+
+def _value_shaped(ctx, grad_value):
+    """The gradient read at the place with the value's number of dims: NumPy lets a value carry
+    extra leading 1s (the engine sums the rest of the broadcast away)."""
+    missing = ctx.value_ndim - grad_value.ndim
+    return grad_value.reshape((1,) * missing + tuple(grad_value.shape)) if missing > 0 else grad_value
 
 
 def value_like(op, a, value):

@@ -11,6 +11,7 @@ import numpy as np
 
 from minidl import backend
 from minidl.autograd import Function
+from minidl.ops.shape import ScatterAdd
 from minidl.tensor import Tensor
 
 MODES = ("constant", "reflect", "replicate", "circular")
@@ -61,20 +62,36 @@ class Pad(Function):
     @staticmethod
     def backward(ctx, grad):
         xp = backend.get_array_module(grad)
-        for axis, positions in reversed(ctx.sources):
-            positions = np.asarray(positions, dtype=np.intp)
-            inside = positions >= 0
-            shape = list(grad.shape)
-            shape[axis] = ctx.shape[axis]
+        for picked, targets, shape, once in _gradient_steps(ctx, grad.shape, xp):
             summed = xp.zeros(shape, dtype=grad.dtype)
-            picked = grad[_index_along(axis, grad.ndim, xp.asarray(np.flatnonzero(inside)))]
-            targets = _index_along(axis, grad.ndim, xp.asarray(positions[inside]))
-            if len(np.unique(positions[inside])) == inside.sum():
-                summed[targets] = picked  # every input position copied once: a plain assignment
+            if once:
+                summed[targets] = grad[picked]  # every input position copied once: a plain assignment
             else:
-                backend.scatter_add(summed, targets, picked)
+                backend.scatter_add(summed, targets, grad[picked])
             grad = summed
         return grad
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same on Tensors: each step a recorded read and ``ScatterAdd`` (for gradients of
+        gradients)."""
+        for picked, targets, shape, _ in _gradient_steps(ctx, grad.shape, grad.xp):
+            grad = ScatterAdd.apply(grad[picked], index=targets, shape=shape)
+        return grad
+
+
+def _gradient_steps(ctx, grad_shape, xp):
+    """The backward, one padded axis at a time (the last padded first): the index of the output
+    positions that copy an input position, the index of the positions they copy, the shape after
+    the step, and whether each input position is copied at most once."""
+    shape = list(grad_shape)
+    for axis, positions in reversed(ctx.sources):
+        positions = np.asarray(positions, dtype=np.intp)
+        inside = positions >= 0
+        shape[axis] = ctx.shape[axis]
+        picked = _index_along(axis, len(shape), xp.asarray(np.flatnonzero(inside)))
+        targets = _index_along(axis, len(shape), xp.asarray(positions[inside]))
+        yield picked, targets, tuple(shape), len(np.unique(positions[inside])) == inside.sum()
 
 
 def _check_pad(input, pad, mode, value):

@@ -52,6 +52,8 @@ class Repeat(Function):
     """out = a tiled ``repeats[i]`` times along axis i (NumPy's ``tile``);
     da = g cut into its tiles, which are summed."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a, repeats=()):
         ctx.repeats, ctx.shape = repeats, a.shape
@@ -119,21 +121,36 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = backend.get_array_module(grad)
-        grad_a = xp.zeros(ctx.shape, dtype=grad.dtype)
-        backend.scatter_add(grad_a, ctx.index, grad)
-        return grad_a
+        return added_at(ctx.index, grad, ctx.shape)
 
     @staticmethod
     def graph_backward(ctx, grad):
-        """The same on Tensors for a basic index (ints, slices, None, ...: each position once), as
-        a recorded write of g into zeros; integer and boolean array indexes are not supported yet."""
-        if not backend.is_basic_index(ctx.index):
-            raise NotImplementedError("create_graph=True: x[index] with an integer or boolean array index "
-                                      "has no differentiable backward yet")
-        grad_a = Tensor(grad.xp.zeros(ctx.shape, dtype=grad.dtype))
-        grad_a[ctx.index] = grad
-        return grad_a
+        """The same on Tensors: the op ``ScatterAdd`` (for gradients of gradients)."""
+        return ScatterAdd.apply(grad, index=ctx.index, shape=ctx.shape)
+
+
+class ScatterAdd(Function):
+    """out = zeros(shape) with ``values`` added at ``index`` (repeated positions accumulate): the
+    backward of ``a[index]`` as an op of its own, so that it can be differentiated again;
+    dvalues = g[index]."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
+    @staticmethod
+    def forward(ctx, values, index=(), shape=()):
+        ctx.index = index
+        return added_at(index, values, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.index]
+
+
+def added_at(index, values, shape):
+    """The array zeros(shape) with ``values`` added at ``index`` (repeated positions accumulate)."""
+    total = backend.get_array_module(values).zeros(shape, dtype=values.dtype)
+    backend.scatter_add(total, index, values)
+    return total
 
 
 def _check_tensor(op, a):
