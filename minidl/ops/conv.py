@@ -100,7 +100,31 @@ def cache_chunks(x, out_channels, geometry):
     return parallel.batch_chunks(x, sample_bytes)
 
 
-class Conv2dIm2col(Function):
+class Convolution(Function):
+    """What both algorithms share: the backward on Tensors (for gradients of gradients), written
+    with convolutions again, run with the same algorithm:
+
+        dx = conv_transpose2d(g, W)       (to x's size: ``input_gradient``)
+        dW = a convolution of x by g      (``weight_gradient``)
+        db = g summed over N, OH, OW
+
+    Those ops have such a backward too, so third derivatives work as well.  Forward saves the
+    inputs themselves (x, W), so that this backward can attach them to the graph."""
+
+    algorithm = None  # the key of ALGORITHMS
+
+    @classmethod
+    def graph_backward(cls, ctx, grad):
+        x, weight = ctx.saved
+        need_input, need_weight = ctx.needs_input_grad[:2]
+        grads = (
+            input_gradient(grad, weight, ctx.geometry, tuple(x.shape[2:]), cls.algorithm) if need_input else None,
+            weight_gradient(x, grad, ctx.geometry, cls.algorithm) if need_weight else None,
+        )
+        return grads + ((grad.sum(dim=(0, 2, 3)),) if len(ctx.needs_input_grad) == 3 else ())
+
+
+class Conv2dIm2col(Convolution):
     """cols = im2col(x)  (C kh kw, N OH OW);  out = W (O, C kh kw) @ cols + b, one product per group.
     Backward: dW = g @ cols^T,  dcols = W^T @ g,  dx = col2im(dcols),  db = g summed over N, OH, OW.
 
@@ -108,27 +132,30 @@ class Conv2dIm2col(Function):
     (``minidl.parallel``); the backward recomputes each chunk's columns instead of keeping all of
     them from the forward: they are 9x the input for a 3x3 kernel, and a chunk's stay in cache."""
 
+    algorithm = "im2col"
+
     @staticmethod
     def forward(ctx, x, weight, bias=None, geometry=None):
         xp, kernels = backend.get_array_module(x), kernel_module(x)
-        x = xp.ascontiguousarray(x)
+        images = xp.ascontiguousarray(x)
         out_h, out_w = geometry.out_size
         out = xp.empty((x.shape[0], weight.shape[0], out_h * out_w), dtype=x.dtype)
-        weight_rows = weight.reshape(geometry.groups, weight.shape[0] // geometry.groups, -1)
+        weight_rows = weight_by_group(weight, geometry.groups)
 
         def forward_chunk(samples):
-            products_into(out[samples], weight_rows, columns(kernels, x[samples], geometry), bias)
+            products_into(out[samples], weight_rows, columns(kernels, images[samples], geometry), bias)
 
-        parallel.map_chunks(forward_chunk, cache_chunks(x, weight.shape[0], geometry))
-        ctx.save_for_backward(x, weight_rows)
-        ctx.geometry, ctx.weight_shape = geometry, weight.shape
+        parallel.map_chunks(forward_chunk, cache_chunks(images, weight.shape[0], geometry))
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = geometry
         return out.reshape(x.shape[0], weight.shape[0], out_h, out_w)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight_rows = ctx.saved
+        x, weight = ctx.saved
         xp, kernels = backend.get_array_module(grad), kernel_module(grad)
         geometry = ctx.geometry
+        x, weight_rows = xp.ascontiguousarray(x), weight_by_group(weight, geometry.groups)
         need_input, need_weight = ctx.needs_input_grad[:2]
         need_bias = len(ctx.needs_input_grad) == 3
         dx = xp.zeros(x.shape, dtype=grad.dtype) if need_input else None
@@ -142,31 +169,33 @@ class Conv2dIm2col(Function):
                 col2im_of_product(kernels, dx[samples], weight_rows, grad_rows, geometry, cols=by_group)
             return dweight, dbias
 
-        dweights, dbiases = zip(*parallel.map_chunks(backward_chunk, cache_chunks(x, ctx.weight_shape[0], geometry)))
-        grads = [dx, sum(dweights).reshape(ctx.weight_shape) if need_weight else None]
+        dweights, dbiases = zip(*parallel.map_chunks(backward_chunk, cache_chunks(x, weight.shape[0], geometry)))
+        grads = [dx, sum(dweights).reshape(weight.shape) if need_weight else None]
         if need_bias:
             grads.append(sum(dbiases))
         return tuple(grads)
 
 
-class Conv2dDirect(Function):
+class Conv2dDirect(Convolution):
     """out[n, o, oh, ow] = b[o] + sum_{c, i, j} x[n, c, oh s - p + i d, ow s - p + j d] W[o, c, i, j],
     computed output by output; the backward loops are the same sum read the other way round."""
+
+    algorithm = "direct"
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, geometry=None):
         xp, kernels = backend.get_array_module(x), kernel_module(x)
-        x, weight = xp.ascontiguousarray(x), xp.ascontiguousarray(weight)
-        out = xp.empty((x.shape[0], weight.shape[0]) + geometry.out_size, dtype=x.dtype)
-        kernels.conv_forward_direct(x, weight, out, geometry.stride, geometry.padding, geometry.dilation, geometry.groups)
+        out, g = xp.empty((x.shape[0], weight.shape[0]) + geometry.out_size, dtype=x.dtype), geometry
+        kernels.conv_forward_direct(xp.ascontiguousarray(x), xp.ascontiguousarray(weight), out,
+                                    g.stride, g.padding, g.dilation, g.groups)
         ctx.save_for_backward(x, weight)
         ctx.geometry = geometry
         return with_bias(out, bias)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved
         xp, kernels = backend.get_array_module(grad), kernel_module(grad)
+        x, weight = (xp.ascontiguousarray(array) for array in ctx.saved)
         grad = xp.ascontiguousarray(grad)
         g = ctx.geometry
         grads = [None, None]
@@ -179,6 +208,35 @@ class Conv2dDirect(Function):
         if len(ctx.needs_input_grad) == 3:
             grads.append(grad.sum(axis=(0, 2, 3)))
         return tuple(grads)
+
+
+def weight_by_group(weight, groups):
+    """The weight (O, C / groups, kh, kw) as one matrix per group, (groups, O / groups, C / groups kh kw)."""
+    return weight.reshape(groups, weight.shape[0] // groups, -1)
+
+
+def input_gradient(grad, weight, geometry, image_size, algorithm):
+    """dx of the convolution of ``geometry``, differentiable: the transposed convolution of the
+    gradient by the same weight, to the image's size (the transposed convolution's ``output_padding``
+    and any asymmetric 'same' padding are in ``geometry`` and ``image_size``)."""
+    from minidl.ops.conv_transpose import ALGORITHMS as TRANSPOSED  # that module builds on this one
+
+    return TRANSPOSED[algorithm].apply(grad, weight, geometry=geometry, image_size=image_size)
+
+
+def weight_gradient(image, grad, geometry, algorithm):
+    """dW[o, c, i, j] = sum_{n, oh, ow} g[n, o, oh, ow] x[n, c of o's group, oh s - p + i d, ow s - p + j d],
+    differentiable: a convolution itself, with the roles swapped: the gradients g (O, N, OH, OW)
+    are the kernels, the images' channels are the batch and their samples the channels (one group's
+    samples per group), kernel taps and output positions trade places (stride s <-> dilation d),
+    and its output, of the kernel's size, is dW with O and C swapped."""
+    n, channels = image.shape[:2]
+    groups, spatial = geometry.groups, tuple(image.shape[2:])
+    by_group = image.reshape((n, groups, channels // groups) + spatial).permute(2, 1, 0, 3, 4)
+    images = by_group.reshape((channels // groups, groups * n) + spatial)  # (C / groups, groups N, H, W)
+    swapped = ConvGeometry(out_size=geometry.kernel, kernel=tuple(grad.shape[2:]), stride=geometry.dilation,
+                           padding=geometry.padding, dilation=geometry.stride, groups=groups)
+    return ALGORITHMS[algorithm].apply(images, grad.transpose(0, 1), geometry=swapped).transpose(0, 1)
 
 
 ALGORITHMS = {"im2col": Conv2dIm2col, "direct": Conv2dDirect}

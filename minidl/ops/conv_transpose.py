@@ -22,38 +22,66 @@ from minidl import backend, parallel
 from minidl.autograd import Function
 from minidl.config import config
 from minidl.ops.common import promote_operands
+from minidl.ops.conv import ALGORITHMS as CONVOLUTIONS
 from minidl.ops.conv import (
-    as_image_geometry, cache_chunks, col2im_of_product, columns, gradient_product, products_into, rows_by_group, with_bias,
+    as_image_geometry, cache_chunks, col2im_of_product, columns, gradient_product, products_into, rows_by_group,
+    weight_by_group, weight_gradient, with_bias,
 )
 from minidl.ops.window import check_output_size, image_input, kernel_module, pair, transposed_output_size
 
 
-class ConvTranspose2dIm2col(Function):
+class TransposedConvolution(Function):
+    """What both algorithms share: the backward on Tensors (for gradients of gradients), written
+    with convolutions, run with the same algorithm:
+
+        dx = conv2d(g, W)                                  (the convolution this op is the adjoint of)
+        dW = conv2d's weight gradient, image g, gradient x  (``conv.weight_gradient``)
+        db = g summed over N, OH, OW
+
+    Forward saves the inputs themselves (x, W), so that this backward can attach them to the graph."""
+
+    algorithm = None  # the key of ALGORITHMS
+
+    @classmethod
+    def graph_backward(cls, ctx, grad):
+        x, weight = ctx.saved
+        need_input, need_weight = ctx.needs_input_grad[:2]
+        grads = (
+            CONVOLUTIONS[cls.algorithm].apply(grad, weight, geometry=ctx.geometry) if need_input else None,
+            weight_gradient(grad, x, ctx.geometry, cls.algorithm) if need_weight else None,
+        )
+        return grads + ((grad.sum(dim=(0, 2, 3)),) if len(ctx.needs_input_grad) == 3 else ())
+
+
+class ConvTranspose2dIm2col(TransposedConvolution):
     """out = col2im(W^T @ x_rows) + b;  dx = W @ im2col(g),  dW = x_rows @ im2col(g)^T,  db = sum g.
 
     Chunk by chunk over the batch, the chunks spread over the cores, as ``Conv2dIm2col``."""
 
+    algorithm = "im2col"
+
     @staticmethod
     def forward(ctx, x, weight, bias=None, geometry=None, image_size=None):
         xp, kernels = backend.get_array_module(x), kernel_module(x)
-        x, groups = xp.ascontiguousarray(x), geometry.groups
+        images, groups = xp.ascontiguousarray(x), geometry.groups
         out = xp.zeros((x.shape[0], weight.shape[1] * groups) + image_size, dtype=x.dtype)
-        weight_rows = weight.reshape(groups, weight.shape[0] // groups, -1)
+        weight_rows = weight_by_group(weight, groups)
 
         def forward_chunk(samples):
-            col2im_of_product(kernels, out[samples], weight_rows, rows_by_group(x[samples], groups), geometry)
+            col2im_of_product(kernels, out[samples], weight_rows, rows_by_group(images[samples], groups), geometry)
             with_bias(out[samples], bias)
 
         parallel.map_chunks(forward_chunk, cache_chunks(out, x.shape[1], geometry))
-        ctx.save_for_backward(x, weight_rows)
-        ctx.geometry, ctx.weight_shape = geometry, weight.shape
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = geometry
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight_rows = ctx.saved
+        x, weight = ctx.saved
         xp, kernels = backend.get_array_module(grad), kernel_module(grad)
         grad, geometry = xp.ascontiguousarray(grad), ctx.geometry
+        x, weight_rows = xp.ascontiguousarray(x), weight_by_group(weight, geometry.groups)
         need_input, need_weight = ctx.needs_input_grad[:2]
         need_bias = len(ctx.needs_input_grad) == 3
         dx = xp.empty((x.shape[0], x.shape[1], x.shape[2] * x.shape[3]), dtype=grad.dtype) if need_input else None
@@ -69,31 +97,34 @@ class ConvTranspose2dIm2col(Function):
             return dweight, dbias
 
         dweights, dbiases = zip(*parallel.map_chunks(backward_chunk, cache_chunks(grad, x.shape[1], geometry)))
-        grads = [None if dx is None else dx.reshape(x.shape), sum(dweights).reshape(ctx.weight_shape) if need_weight else None]
+        grads = [None if dx is None else dx.reshape(x.shape), sum(dweights).reshape(weight.shape) if need_weight else None]
         if need_bias:
             grads.append(sum(dbiases))
         return tuple(grads)
 
 
-class ConvTranspose2dDirect(Function):
+class ConvTranspose2dDirect(TransposedConvolution):
     """The direct convolution's loops with their roles swapped: the forward is conv2d's input
     gradient loop, the input gradient conv2d's forward loop, the weight gradient conv2d's weight
     gradient loop with x and g swapped."""
 
+    algorithm = "direct"
+
     @staticmethod
     def forward(ctx, x, weight, bias=None, geometry=None, image_size=None):
         xp, kernels = backend.get_array_module(x), kernel_module(x)
-        x, weight, g = xp.ascontiguousarray(x), xp.ascontiguousarray(weight), geometry
+        g = geometry
         out = xp.zeros((x.shape[0], weight.shape[1] * g.groups) + image_size, dtype=x.dtype)
-        kernels.conv_backward_input_direct(x, weight, out, g.stride, g.padding, g.dilation, g.groups)
+        kernels.conv_backward_input_direct(xp.ascontiguousarray(x), xp.ascontiguousarray(weight), out,
+                                           g.stride, g.padding, g.dilation, g.groups)
         ctx.save_for_backward(x, weight)
         ctx.geometry = geometry
         return with_bias(out, bias)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved
         xp, kernels = backend.get_array_module(grad), kernel_module(grad)
+        x, weight = (xp.ascontiguousarray(array) for array in ctx.saved)
         grad, g = xp.ascontiguousarray(grad), ctx.geometry
         grads = [None, None]
         if ctx.needs_input_grad[0]:

@@ -37,6 +37,8 @@ def _weights_along(axis, weight):
 class Resample(Function):
     """out = sum_k weight_k * x[index_k] along each resampled axis (last axes first);
     dx = sum_k scatter_add(weight_k * g at index_k), axis by axis in the reverse order.
+    The op is linear; its backward as an op of its own (``ResampleBackward``, for gradients of
+    gradients) has this resampling as its backward.
 
     ``plan``: one ``(axis, in_size, taps)`` per resampled axis, axis negative, taps a tuple of
     ``(index, weight)`` arrays (weight None: 1)."""
@@ -44,33 +46,60 @@ class Resample(Function):
     @staticmethod
     def forward(ctx, x, plan=()):
         ctx.plan = plan
-        out = x
-        for axis, _, taps in plan:
-            out = _resample(out, axis, taps)
-        return out
+        return resampled(x, plan)
 
     @staticmethod
     def backward(ctx, grad):
-        xp = backend.get_array_module(grad)
-        for axis, in_size, taps in reversed(ctx.plan):
-            shape = list(grad.shape)
-            shape[axis] = in_size
-            dx = xp.zeros(shape, dtype=grad.dtype)
-            for index, weight in taps:
-                values = grad if weight is None else grad * _weights_along(axis, weight)
-                backend.scatter_add(dx, _along(axis, index), values)
-            grad = dx
-        return grad
+        return resampled_back(grad, ctx.plan)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return ResampleBackward.apply(grad, plan=ctx.plan)
 
 
-def _resample(x, axis, taps):
-    """One axis: the weighted sum of the taps."""
-    out = None
-    for index, weight in taps:
-        picked = x[_along(axis, index)]
-        term = picked if weight is None else picked * _weights_along(axis, weight)
-        out = term if out is None else out + term
-    return out
+class ResampleBackward(Function):
+    """Resample's backward as an op: out = each output's gradient added back at the positions it
+    read, times the same weights (linear in g); its backward is the resampling again."""
+
+    @staticmethod
+    def forward(ctx, grad, plan=()):
+        ctx.plan = plan
+        return resampled_back(grad, plan)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return resampled(grad, ctx.plan)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return Resample.apply(grad, plan=ctx.plan)
+
+
+def resampled(x, plan):
+    """x resampled along each axis of ``plan`` in turn: the weighted sum of the taps."""
+    for axis, _, taps in plan:
+        out = None
+        for index, weight in taps:
+            picked = x[_along(axis, index)]
+            term = picked if weight is None else picked * _weights_along(axis, weight)
+            out = term if out is None else out + term
+        x = out
+    return x
+
+
+def resampled_back(grad, plan):
+    """The adjoint of ``resampled``: axis by axis in the reverse order, each tap's weighted
+    gradient added back at the positions it read (a scatter-add)."""
+    xp = backend.get_array_module(grad)
+    for axis, in_size, taps in reversed(plan):
+        shape = list(grad.shape)
+        shape[axis] = in_size
+        dx = xp.zeros(shape, dtype=grad.dtype)
+        for index, weight in taps:
+            values = grad if weight is None else grad * _weights_along(axis, weight)
+            backend.scatter_add(dx, _along(axis, index), values)
+        grad = dx
+    return grad
 
 
 # ----------------------------------------------------------------------------- where each output reads
