@@ -4,7 +4,7 @@ algorithms, a third derivative of conv2d, and gradgradcheck on a small case."""
 import numpy as np
 import pytest
 from conv_cases import conv_configs, pool_configs
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import minidl as md
@@ -61,6 +61,8 @@ def test_conv_transpose2d_hessian_vector_products_match_torch(algorithm, config,
 def test_max_pool2d_hessian_vector_products_match_torch(config, seed):
     x_shape, kernel, stride, padding, dilation, ceil_mode = config
     options = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    # a window wholly in the padding gives -inf, and torch's double backward indexes out of bounds there
+    assume(bool(torch.isfinite(TF.max_pool2d(torch.zeros(x_shape), **options)).all()))
     check_hvp_against_torch(lambda x: cubed(F.max_pool2d(x * x, **options)),
                             lambda x: cubed(TF.max_pool2d(x * x, **options)), normal(seed, x_shape))
 

@@ -49,7 +49,10 @@ class MaxPool2dBackward(Function):
         n_batch, channels = ctx.argmax.shape[:2]
         xp = backend.get_array_module(ctx.argmax)
         samples, planes = xp.arange(n_batch).reshape(-1, 1, 1, 1), xp.arange(channels).reshape(1, -1, 1, 1)
-        return grad.reshape(n_batch, channels, -1)[samples, planes, ctx.argmax]
+        plane_size = grad.shape[2] * grad.shape[3]
+        inside = ctx.argmax < plane_size  # a window wholly in the padding has no argmax: it gets 0
+        gathered = grad.reshape(n_batch, channels, -1)[samples, planes, xp.where(inside, ctx.argmax, 0)]
+        return gathered * inside.astype(gathered.dtype)
 
 
 def routed_to_argmax(grad, argmax, x_shape):
