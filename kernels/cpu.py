@@ -307,3 +307,72 @@ def conv_backward_weight_direct(grad_out, x, dweight, stride, padding, dilation,
                                 if 0 <= w < width:
                                     total += grad_out[n, o, oh, ow] * x[n, first_channel + c, h, w]
                     dweight[o, c, i, j] = total
+
+
+# Thin convolutions (few input channels x taps, MNIST's first layer: 1 x 3 x 3): the matrix product
+# W (O, K) @ cols (K, N OH OW) is too thin for BLAS to run fast, and its result comes in the wrong
+# layout, (O, N OH OW) for out's (N, O, OH OW).  These loops compute the products straight into
+# out's layout with the bias, and the weight and bias gradients straight from the gradient's
+# layout (a 1 -> 32 forward+backward 2x faster than the product and its copies, measured).
+# Serial and GIL-free: the convolution runs them on chunks of the batch from several threads.
+thin_kernel = njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+
+
+@_jit
+def scale_add(target, target_start, scale, source, source_start, count):
+    """target[target_start + q] += scale * source[source_start + q] for q < count."""
+    for q in range(_u(count)):
+        target[_u(target_start) + q] += scale * source[_u(source_start) + q]
+
+
+@_jit
+def dot(row, source, start):
+    """sum_q row[q] * source[start + q] over the length of ``row``."""
+    total = row.dtype.type(0)
+    for q in range(_u(row.size)):
+        total += row[q] * source[_u(start) + q]
+    return total
+
+
+@thin_kernel
+def thin_products(weight_rows, cols, bias, out):
+    """out[n, g Og + o, p] = bias[g Og + o] + sum_k weight_rows[g, o, k] cols[g, k, n P + p]:
+    the forward product of each group, in out's (N, O, P = OH OW) layout, bias included."""
+    groups, group_out, depth = weight_rows.shape
+    n_batch, _, positions = out.shape
+    for n in range(n_batch):
+        for g in range(groups):
+            for o in range(group_out):
+                row = out[n, g * group_out + o]
+                row[:] = bias[g * group_out + o]
+                for k in range(depth):
+                    scale_add(row, 0, weight_rows[g, o, k], cols[g, k], n * positions, positions)
+
+
+@thin_kernel
+def thin_parameter_gradients(grad, cols, dweight_rows, dbias):
+    """dweight_rows[g, o, k] += sum_{n, p} grad[n, g Og + o, p] cols[g, k, n P + p] and
+    dbias[c] += sum_{n, p} grad[n, c, p], read from grad's own (N, O, P) layout."""
+    groups, group_out, depth = dweight_rows.shape
+    n_batch, _, positions = grad.shape
+    for n in range(n_batch):
+        for g in range(groups):
+            for o in range(group_out):
+                row = grad[n, g * group_out + o]
+                dbias[g * group_out + o] += row.sum()
+                for k in range(depth):
+                    dweight_rows[g, o, k] += dot(row, cols[g, k], n * positions)
+
+
+@thin_kernel
+def thin_input_columns(grad, weight_rows, dcols):
+    """dcols[g, k, n P + p] = sum_o weight_rows[g, o, k] grad[n, g Og + o, p]: W^T @ grad, for
+    col2im, read from grad's own layout."""
+    groups, group_out, depth = weight_rows.shape
+    n_batch, _, positions = grad.shape
+    for n in range(n_batch):
+        for g in range(groups):
+            for k in range(depth):
+                dcols[g, k, n * positions : (n + 1) * positions] = 0
+                for o in range(group_out):
+                    scale_add(dcols[g, k], n * positions, weight_rows[g, o, k], grad[n, g * group_out + o], 0, positions)
