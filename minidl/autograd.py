@@ -95,6 +95,7 @@ class Function:
 
     is_view = False  # True for ops whose output may look into input 0's array (reshape, x[i], ...)
     differentiable_backward = False  # True where ``backward`` also runs on Tensors (higher_order.py)
+    first_order_only = ""  # why an op has neither, named in the error a second derivative gets
 
     @staticmethod
     def forward(ctx, *arrays, **options):

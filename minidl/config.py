@@ -11,6 +11,7 @@ import contextlib
 import threading
 
 CONV_ALGORITHMS = ("im2col", "direct")
+RECURRENT_ALGORITHMS = ("fused", "unfused")
 
 
 class _ThreadSettings(threading.local):
@@ -18,6 +19,7 @@ class _ThreadSettings(threading.local):
 
     def __init__(self):
         self.conv_algorithm = "im2col"
+        self.recurrent_algorithm = "fused"
         self.check_device_values = False
 
 
@@ -27,6 +29,11 @@ class Config:
     ``conv_algorithm``: ``"im2col"`` (unfold the windows into a matrix, then one BLAS/cuBLAS
     matrix product; the fast default) or ``"direct"`` (a loop over every output and tap; slower,
     kept to read and compare).
+
+    ``recurrent_algorithm``: ``"fused"`` (each LSTM/GRU step, or a whole LSTM layer direction, one op
+    with a hand-written backward; the fast default) or ``"unfused"`` (the same steps as a graph of
+    small ops, ``minidl.ops.recurrent``'s ``*_reference`` functions: slower, and differentiable
+    twice, for gradients of gradients through recurrent layers).
 
     ``check_device_values``: also run the checks that read a tensor's values (class indices and
     embedding indices in range, probabilities in [0, 1]) on CUDA tensors.  Reading a GPU value
@@ -48,6 +55,16 @@ class Config:
         if name not in CONV_ALGORITHMS:
             raise ValueError(f"config.conv_algorithm must be one of {CONV_ALGORITHMS}, got {name!r}")
         self._settings.conv_algorithm = name
+
+    @property
+    def recurrent_algorithm(self):
+        return self._settings.recurrent_algorithm
+
+    @recurrent_algorithm.setter
+    def recurrent_algorithm(self, name):
+        if name not in RECURRENT_ALGORITHMS:
+            raise ValueError(f"config.recurrent_algorithm must be one of {RECURRENT_ALGORITHMS}, got {name!r}")
+        self._settings.recurrent_algorithm = name
 
     @property
     def check_device_values(self):

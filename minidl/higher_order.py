@@ -55,6 +55,17 @@ class GraphContext:
         return tuple(attached(self._node, source, array) for source, array in zip(ctx.saved_sources, ctx.saved))
 
     @property
+    def inputs(self):
+        """The op's inputs that its forward saved, as Tensors attached to the graph, in input order
+        (None for one it did not save): for a ``graph_backward`` that recomputes the op
+        (``recorded_vjp``).  Unlike ``saved``, it passes over saved arrays derived from them."""
+        node, found = self._node, [None] * len(self._node.edges)
+        for source, array in zip(node.ctx.saved_sources, node.ctx.saved):
+            if source is not None and source[0] == "input":
+                found[source[1]] = attached(node, source, array)
+        return tuple(found)
+
+    @property
     def constants(self):
         """The saved arrays as constant Tensors, for a ``graph_backward`` whose saved arrays do not
         depend on any input that needs a gradient (NLLLoss's one-hot of the targets, say)."""
@@ -132,11 +143,13 @@ def _check_supported(consumers, leaves, sink):
     """Refuse, before anything runs, a graph with an op that has no differentiable backward, or
     with tensor hooks (which this path does not run), among the nodes whose backward will run."""
     nodes = [key for key in consumers if isinstance(key, autograd.Node) and sink.runs(key)]
-    missing = sorted({node.name for node in nodes if not has_graph_backward(node.function)})
+    missing = {node.name: node.function for node in nodes if not has_graph_backward(node.function)}
     if missing:
+        reasons = "".join(f"; {name} is {function.first_order_only}" for name, function in sorted(missing.items())
+                          if function.first_order_only)
         raise NotImplementedError(
-            f"create_graph=True: no differentiable backward yet for {', '.join(missing)}; the ops that have one "
-            "set differentiable_backward or define graph_backward (minidl/higher_order.py)"
+            f"create_graph=True: no differentiable backward yet for {', '.join(sorted(missing))}{reasons}; the ops "
+            "that have one set differentiable_backward or define graph_backward (minidl/higher_order.py)"
         )
     hooked_leaves = [key for key in consumers if not isinstance(key, autograd.Node)]
     if any(node.tensor_hooks for node in nodes) or any(tensor._hooks for tensor in leaves) or hooked_leaves:
@@ -161,6 +174,11 @@ def recorded_vjp(forward, inputs, grad_outputs):
     One gradient per input; None for an input that needs none."""
     from minidl.gradients import grad
 
+    # Each input that needs a gradient enters through a view of its own: where one input depends on
+    # another (an LSTM's h on b_hh through earlier steps), the gradient at the view is the partial
+    # derivative, while at the input itself it would add the earlier path, which the outer backward
+    # pass then counts a second time.
+    inputs = [x.view_as(x) if isinstance(x, Tensor) and x.requires_grad else x for x in inputs]
     with enable_grad():
         outputs = forward(*inputs)
     outputs = outputs if isinstance(outputs, tuple) else (outputs,)

@@ -116,3 +116,16 @@ def test_config_settings_belong_to_the_thread_that_sets_them():
             assert pool.submit(lambda: md.config.conv_algorithm).result() == "im2col"
         assert md.config.conv_algorithm == "direct"
     assert md.config.conv_algorithm == "im2col"
+
+
+def test_recurrent_algorithm_is_checked_and_switches_the_layers_to_small_ops():
+    with pytest.raises(ValueError, match=r"recurrent_algorithm must be one of \('fused', 'unfused'\), got 'fast'"):
+        md.config.recurrent_algorithm = "fast"
+    lstm = md.nn.LSTM(2, 3)
+    x = md.tensor(np.random.default_rng(0).standard_normal((4, 1, 2)).astype(np.float32))
+    fused_out = lstm(x)[0]
+    with md.config.override(recurrent_algorithm="unfused"):
+        unfused_out = lstm(x)[0]
+    assert fused_out.grad_fn.name == "LSTMSequence" and unfused_out.grad_fn.name != "LSTMSequence"
+    np.testing.assert_allclose(unfused_out.numpy(), fused_out.numpy(), rtol=1e-5, atol=1e-6)
+    assert md.config.recurrent_algorithm == "fused"

@@ -66,6 +66,18 @@ class AttentionWeights(Function):
         d_k = product(d_scaled.swapaxes(-1, -2), q) if needs_k else None
         return (d_q, d_k) + d_mask
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        q, k, weights = ctx.saved
+        needs_q, needs_k = ctx.needs_input_grad[:2]
+        d_scores = weights * (grad - (grad * weights).sum(dim=-1, keepdim=True))
+        d_mask = (d_scores,) if len(ctx.needs_input_grad) == 3 else ()
+        d_scaled = d_scores * ctx.scale
+        d_q = matmul(d_scaled, k) if needs_q else None
+        d_k = matmul(d_scaled.transpose(-1, -2), q) if needs_k else None
+        return (d_q, d_k) + d_mask
+
 
 def _check_inputs(query, key, value):
     for name, x in (("query", query), ("key", key), ("value", value)):

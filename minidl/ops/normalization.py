@@ -16,6 +16,8 @@ import numpy as np
 from minidl import backend
 from minidl.autograd import Function, sum_to_shape
 from minidl.grad_mode import no_grad
+from minidl.higher_order import recorded_vjp
+from minidl.ops.arithmetic import sqrt
 from minidl.ops.common import as_floating_tensor, promote_operands
 from minidl.tensor import Tensor
 
@@ -33,6 +35,8 @@ class Normalize(Function):
     and division in one formula.  Batch norm's gamma is constant over the axes, so this is the
     textbook dx = (1/N) * gamma * inv_std * (N*g - sum(g) - x_hat * sum(g * x_hat)).  With given
     statistics (batch norm in eval mode) they are constants: dx = inv_std * g_hat.
+
+    Gradients of gradients differentiate ``normalize_reference``, the same op from small ops.
     """
 
     @staticmethod
@@ -44,14 +48,17 @@ class Normalize(Function):
         out = x_hat if weight is None else x_hat * weight.reshape(param_shape)
         if bias is not None:
             out = out + bias.reshape(param_shape)
-        ctx.save_for_backward(x_hat, inv_std, weight)
+        ctx.save_for_backward(x, mean, inv_std, *affine)  # x, not x_hat: the same memory, and x is in the graph
         ctx.layout = stat_shape, axes, param_shape, None if bias is None else bias.shape, batch_stats
+        ctx.eps, ctx.stats = eps, None if batch_stats else (mean, var)
         return out.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        x_hat, inv_std, weight = ctx.saved
+        x, mean, inv_std = ctx.saved[:3]
         stat_shape, axes, param_shape, bias_shape, batch_stats = ctx.layout
+        weight = ctx.saved[3] if len(ctx.saved) > 3 + (bias_shape is not None) else None
+        x_hat = ((x.reshape(stat_shape) - mean) * inv_std).reshape(x.shape)  # as forward computed it
         g_hat = (grad if weight is None else grad * weight.reshape(param_shape)).reshape(stat_shape)
         if batch_stats:
             h = x_hat.reshape(stat_shape)
@@ -67,6 +74,12 @@ class Normalize(Function):
             grads.append(_param_grad(grad, param_shape, bias_shape) if next(needs) else None)
         return tuple(grads)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The vector-Jacobian product of ``normalize_reference``, recorded."""
+        stat_shape, axes, param_shape, bias_shape, _ = ctx.layout
+        return _recorded_normalize(ctx, grad, stat_shape, axes, param_shape, bias_shape is not None)
+
 
 class ChannelNormalize(Function):
     """Batch norm on the CPU in compiled passes (``kernels/normalization.py``): the formulas of
@@ -78,6 +91,7 @@ class ChannelNormalize(Function):
                    dx = gamma * inv_std * (g - dbeta / n - x_hat * dgamma / n)
                       = scale * g - (scale * inv_std * dgamma / n) * (x - mean) - scale * dbeta / n
                    with the batch's own statistics; with given ones (eval mode) dx = scale * g.
+    Gradients of gradients differentiate ``normalize_reference``, as ``Normalize``'s do.
     """
 
     @staticmethod
@@ -90,13 +104,14 @@ class ChannelNormalize(Function):
         shift = -scale * mean + (affine[-1] if has_bias else 0)
         out = np.empty_like(x3)
         kernels.channel_affine(x3, scale.astype(x.dtype), shift.astype(x.dtype), out)
-        ctx.save_for_backward(x3, mean, inv_std, scale)
+        ctx.save_for_backward(x3, mean, inv_std, scale, x, *affine)  # x for graph_backward
         ctx.layout = x.shape, has_weight, has_bias, batch_stats
+        ctx.eps, ctx.stats = eps, None if batch_stats else (mean, var)
         return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        x3, mean, inv_std, scale = ctx.saved
+        x3, mean, inv_std, scale = ctx.saved[:4]
         shape, has_weight, has_bias, batch_stats = ctx.layout
         kernels = _channel_kernels()
         grad3 = grad.reshape(x3.shape)
@@ -117,6 +132,13 @@ class ChannelNormalize(Function):
             grads.append(sum_grad if next(needs) else None)
         return tuple(grads)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The vector-Jacobian product of ``normalize_reference`` per channel, recorded."""
+        shape, _, has_bias, _ = ctx.layout
+        per_channel = (1, shape[1]) + (1,) * (len(shape) - 2)
+        return _recorded_normalize(ctx, grad, shape, _channel_axes(len(shape)), per_channel, has_bias)
+
 
 class RowNormalize(Function):
     """Layer norm on the CPU in compiled passes (``kernels/normalization.py``): the formulas of
@@ -126,6 +148,7 @@ class RowNormalize(Function):
         backward:  dx = inv_std / D * (D * g_hat - sum(g_hat) - x_hat * sum(g_hat * x_hat)),
                    g_hat = g * gamma, sums along the row;  dgamma = sum over rows of g * x_hat,
                    dbeta = sum over rows of g.
+    Gradients of gradients differentiate ``normalize_reference`` on the rows.
     """
 
     CHUNKS = 16  # rows are summed into dgamma and dbeta in this many chunks, one thread each
@@ -137,14 +160,15 @@ class RowNormalize(Function):
         bias = affine[-1] if has_bias else np.zeros(width, x.dtype)
         out, mean, inv_std = np.empty_like(rows), np.empty(len(rows)), np.empty(len(rows))
         _channel_kernels().row_normalize(rows, weight, bias, eps, out, mean, inv_std)
-        ctx.save_for_backward(rows, weight, mean, inv_std)
-        ctx.layout = x.shape, has_weight, has_bias
+        ctx.save_for_backward(rows, weight, mean, inv_std, x, *affine)  # x for graph_backward
+        ctx.layout = x.shape, width, has_weight, has_bias
+        ctx.eps, ctx.stats = eps, None
         return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        rows, weight, mean, inv_std = ctx.saved
-        shape, has_weight, has_bias = ctx.layout
+        rows, weight, mean, inv_std = ctx.saved[:4]
+        shape, _, has_weight, has_bias = ctx.layout
         chunks = min(RowNormalize.CHUNKS, len(rows))
         partial_weight, partial_bias = np.zeros((chunks, rows.shape[1])), np.zeros((chunks, rows.shape[1]))
         dx = np.empty_like(rows)
@@ -158,11 +182,57 @@ class RowNormalize(Function):
             grads.append(partial_bias.sum(axis=0).astype(rows.dtype) if next(needs) else None)
         return tuple(grads)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The vector-Jacobian product of ``normalize_reference`` on x seen as rows, recorded."""
+        _, width, _, has_bias = ctx.layout
+        return _recorded_normalize(ctx, grad, (-1, width), (1,), (width,), has_bias, rows=width)
+
 
 def _channel_kernels():
     from kernels import normalization
 
     return normalization
+
+
+def normalize_reference(x, weight, bias, eps, stat_shape, axes, param_shape, stats=None):
+    """``Normalize`` from small differentiable ops:  x_hat = (x - mean) / sqrt(var + eps), with x seen
+    as ``stat_shape`` and the mean and biased variance taken over ``axes`` (or the given
+    ``stats``, (mean, var) arrays, constants), then out = gamma * x_hat + beta with gamma and beta
+    (either may be None) seen as ``param_shape``.  Slower than the fused ops, but differentiable
+    twice: their ``graph_backward`` differentiates it."""
+    view = x.reshape(stat_shape)
+    if stats is None:
+        mean = view.mean(dim=axes, keepdim=True)
+        centered = view - mean
+        var = (centered * centered).mean(dim=axes, keepdim=True)
+    else:
+        mean, var = (Tensor(s.reshape(param_shape)) for s in stats)
+        centered = view - mean
+    out = (centered / sqrt(var + eps)).reshape(x.shape)
+    if weight is not None:
+        out = out * weight.reshape(param_shape)
+    return out if bias is None else out + bias.reshape(param_shape)
+
+
+def _recorded_normalize(ctx, grad, stat_shape, axes, param_shape, has_bias, rows=None):
+    """The ``graph_backward`` of the three ops: the vector-Jacobian product of
+    ``normalize_reference`` of their inputs (x, then gamma and beta where present), recorded; x is
+    first seen as rows of ``rows`` values when given (layer norm's gamma and beta are rows)."""
+
+    def normalize(x, *affine):
+        weight = affine[0] if len(affine) > has_bias else None
+        bias = affine[-1] if has_bias else None
+        seen = x if rows is None else x.reshape(-1, rows)
+        out = normalize_reference(seen, weight, bias, ctx.eps, stat_shape, axes, param_shape, ctx.stats)
+        return out if rows is None else out.reshape(x.shape)
+
+    return recorded_vjp(normalize, ctx.inputs, (grad,))
+
+
+def _channel_axes(ndim):
+    """Batch norm's axes for (N, C, *): every axis but the channels."""
+    return (0,) + tuple(range(2, ndim))
 
 
 def _param_grad(grad, param_shape, shape):
@@ -246,7 +316,7 @@ def _batch_normalize(x, weight, bias, eps, stats=None):
     for (N, C) and on a GPU."""
     channels = x.shape[1]
     if backend.is_cupy_array(x.array) or x.ndim == 2:
-        axes = (0,) + tuple(range(2, x.ndim))
+        axes = _channel_axes(x.ndim)
         return _normalize("batch_norm", x, weight, bias, eps, x.shape, axes, (1, channels) + (1,) * (x.ndim - 2), stats)
     tensors = promote_operands("batch_norm", x, *(t for t in (weight, bias) if t is not None))
     x = tensors[0]

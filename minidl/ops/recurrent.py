@@ -19,16 +19,25 @@ Weights have PyTorch's layout: ``W_hh`` is (gates * H, H), gate blocks stacked i
 ``lstm_cell``, ``gru_cell``, ``rnn_tanh_cell`` and ``rnn_relu_cell`` are the one-step functions with
 ``torch.lstm_cell``'s arguments (they do the input projection themselves).  The ``*_reference``
 functions at the end compute the same steps from small differentiable ops, line by line as above:
-slower, but the plain statement of what the fused Functions must agree with.
+slower, but the plain statement of what the fused Functions must agree with.  They are also the
+"unfused" path (``md.config.recurrent_algorithm = "unfused"``): a graph of small ops, which can be
+differentiated twice; the fused Functions keep only what their own backward needs and refuse a
+second derivative, naming that switch.
 """
 import numpy as np
 
 from minidl import backend
 from minidl.autograd import Function
+from minidl.config import config
 from minidl.ops.activation import relu, sigmoid, tanh
 from minidl.ops.common import normalize_dim
 from minidl.ops.linalg import linear
-from minidl.ops.shape import _check_tensor
+from minidl.ops.shape import _check_tensor, stack
+
+
+UNFUSED_HINT = ("a fused kernel that keeps only what its own backward needs; for gradients of gradients run "
+                "the recurrent layers on small ops: md.config.recurrent_algorithm = 'unfused' (or, for a block, "
+                "with md.config.override(recurrent_algorithm='unfused'))")
 
 
 def sigmoid_(a):
@@ -80,9 +89,16 @@ class Unbind(Function):
     def backward(ctx, *grads):
         return backend.get_array_module(grads[0]).stack(grads, axis=ctx.axis)
 
+    @staticmethod
+    def graph_backward(ctx, *grads):
+        """The same stack, of Tensors (for gradients of gradients)."""
+        return stack(grads, dim=ctx.axis)
+
 
 class Stack(Function):
     """out = the arrays stacked along a new axis 0 (the inverse of Unbind);  each input gets g[t]."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     @staticmethod
     def forward(ctx, *arrays):
@@ -96,6 +112,8 @@ class Stack(Function):
 class RNNStep(Function):
     """h' = act(x_proj + h W_hh^T + b_hh);  with s = act'(pre-activation) = 1 - h'^2 for tanh,
     [h' > 0] for relu:  d_pre = g * s,  dx_proj = d_pre,  dh = d_pre W_hh,  dW_hh = d_pre^T h."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     @staticmethod
     def forward(ctx, x_proj, h, w_hh, b_hh=None, nonlinearity="tanh"):
@@ -123,6 +141,8 @@ class LSTMStep(Function):
         d_gates = [di i(1-i), df f(1-f), dg (1-g^2), do o(1-o)]   (through sigmoid and tanh)
         dx_proj = d_gates,  dh = d_gates W_hh,  dW_hh = d_gates^T h,  db_hh = sum_batch d_gates
     """
+
+    first_order_only = UNFUSED_HINT  # a second derivative goes through the unfused path
 
     @staticmethod
     def forward(ctx, x_proj, h, c, w_hh, b_hh=None):
@@ -157,6 +177,8 @@ class LSTMSequence(Function):
     gradients come out of one matrix product at the end instead of one per step:
         dW_hh = sum_t d_gates_t^T h_{t-1} = D^T H,   db_hh = sum over t and batch of d_gates_t.
     Outputs: all h_t (seq_len, batch, H), h_n and c_n."""
+
+    first_order_only = UNFUSED_HINT  # a second derivative goes through the unfused path
 
     @staticmethod
     def forward(ctx, x_proj, h, c, w_hh, b_hh=None, reverse=False):
@@ -266,6 +288,8 @@ class GRUStep(Function):
         dh = g z + d_hidden W_hh,  dW_hh = d_hidden^T h,  db_hh = sum_batch d_hidden
     """
 
+    first_order_only = UNFUSED_HINT  # a second derivative goes through the unfused path
+
     @staticmethod
     def forward(ctx, x_proj, h, w_hh, b_hh=None):
         xp = backend.get_array_module(h)
@@ -335,17 +359,23 @@ def rnn_step(x_proj, h, w_hh, b_hh=None, nonlinearity="tanh"):
 
 def lstm_step(x_proj, h, c, w_hh, b_hh=None):
     """One LSTM step from the precomputed x_proj = x W_ih^T + b_ih; returns (h', c')."""
+    if config.recurrent_algorithm == "unfused":
+        return lstm_step_reference(x_proj, h, c, w_hh, b_hh)
     return LSTMStep.apply(*_present(x_proj, h, c, w_hh, b_hh))
 
 
 def lstm_sequence(x_proj, h, c, w_hh, b_hh=None, reverse=False):
     """All steps of one LSTM layer direction from x_proj (seq_len, batch, 4H) as one op;
     returns (outputs (seq_len, batch, H), h_n, c_n)."""
+    if config.recurrent_algorithm == "unfused":
+        return lstm_sequence_reference(x_proj, h, c, w_hh, b_hh, reverse=reverse)
     return LSTMSequence.apply(*_present(x_proj, h, c, w_hh, b_hh), reverse=reverse)
 
 
 def gru_step(x_proj, h, w_hh, b_hh=None):
     """One GRU step from the precomputed x_proj = x W_ih^T + b_ih; returns h'."""
+    if config.recurrent_algorithm == "unfused":
+        return gru_step_reference(x_proj, h, w_hh, b_hh)
     return GRUStep.apply(*_present(x_proj, h, w_hh, b_hh))
 
 
@@ -410,6 +440,16 @@ def lstm_step_reference(x_proj, h, c, w_hh, b_hh=None):
     i, f, g, o = _split(x_proj + linear(h, w_hh, b_hh), 4)
     c_new = sigmoid(f) * c + sigmoid(i) * tanh(g)
     return sigmoid(o) * tanh(c_new), c_new
+
+
+def lstm_sequence_reference(x_proj, h, c, w_hh, b_hh=None, reverse=False):
+    """``lstm_sequence`` from small ops: ``lstm_step_reference`` at every step."""
+    steps = range(x_proj.shape[0])
+    outputs = {}
+    for t in reversed(steps) if reverse else steps:
+        h, c = lstm_step_reference(x_proj[t], h, c, w_hh, b_hh)
+        outputs[t] = h
+    return stack([outputs[t] for t in steps]), h, c
 
 
 def gru_step_reference(x_proj, h, w_hh, b_hh=None):
