@@ -81,11 +81,11 @@ def col2im_of_product(kernels, image, weight_rows, rows, geometry, cols=None):
 THIN_DEPTH = 32  # C / groups * kh * kw up to which the thin kernels beat the matrix products (measured)
 
 
-def has_thin_weights(kernels, weight_rows):
-    """Whether the backward takes the thin-convolution kernels of ``kernels.cpu``: few input
-    channels x taps per output (MNIST's first layer: 9).  On a GPU the products are cuBLAS's and
-    stay; so do they for deeper weights, where BLAS's blocking wins."""
-    return hasattr(kernels, "thin_parameter_gradients") and weight_rows.shape[2] <= THIN_DEPTH
+def has_thin_weights(grad, weight_rows):
+    """Whether the backward takes the thin-convolution kernels of ``kernels.cpu``: NumPy arrays and
+    few input channels x taps per output (MNIST's first layer: 9).  On a GPU the products are
+    cuBLAS's and stay; so do they for deeper weights, where BLAS's blocking wins."""
+    return not backend.is_cupy_array(grad) and weight_rows.shape[2] <= THIN_DEPTH
 
 
 def thin_chunk_gradients(kernels, grad, by_group, weight_rows, dx, geometry):
@@ -183,7 +183,7 @@ class Conv2dIm2col(Convolution):
         need_input, need_weight = ctx.needs_input_grad[:2]
         need_bias = len(ctx.needs_input_grad) == 3
         dx = xp.zeros(x.shape, dtype=grad.dtype) if need_input else None
-        thin = has_thin_weights(kernels, weight_rows)
+        thin = has_thin_weights(grad, weight_rows)
 
         def backward_chunk(samples):
             by_group = columns(kernels, x[samples], geometry)
