@@ -9,6 +9,7 @@ import warnings
 
 from minidl import backend
 from minidl.autograd import Function
+from minidl.ops.arithmetic import erf, exp, where
 from minidl.ops.common import as_floating_tensor, normalize_dim
 from minidl.ops.shape import reshape
 
@@ -45,6 +46,12 @@ class LeakyReLU(Function):
         (positive,) = ctx.saved
         return backend.get_array_module(grad).where(positive, grad, grad * ctx.slope)
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors; the mask a > 0 is piecewise constant: a constant."""
+        (positive,) = ctx.constants
+        return where(positive, grad, grad * ctx.slope)
+
 
 class PReLU(Function):
     """out = a if a > 0 else w * a  (w learned, one per channel);
@@ -52,17 +59,24 @@ class PReLU(Function):
 
     @staticmethod
     def forward(ctx, a, w):
-        xp = backend.get_array_module(a)
-        positive = a > 0
-        ctx.save_for_backward(a, w, positive)
-        return xp.where(positive, a, w * a)
+        ctx.save_for_backward(a, w)
+        return backend.get_array_module(a).where(a > 0, a, w * a)
 
     @staticmethod
     def backward(ctx, grad):
-        a, w, positive = ctx.saved
+        a, w = ctx.saved
         xp = backend.get_array_module(a)
+        positive = a > 0
         grad_w = xp.where(positive, 0, grad * a) if ctx.needs_input_grad[1] else None
         return xp.where(positive, grad, w * grad), grad_w
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formulas on Tensors; the mask a > 0 is piecewise constant: a constant."""
+        a, w = ctx.saved
+        positive = a.array > 0
+        grad_w = where(positive, 0, grad * a) if ctx.needs_input_grad[1] else None
+        return where(positive, grad, w * grad), grad_w
 
 
 def _sigmoid(a):
@@ -107,18 +121,29 @@ class Tanh(Function):
 
 
 class SiLU(Function):
-    """out = a * sigmoid(a)  (also called swish);  da = g * s * (1 + a * (1 - s)),  s = sigmoid(a)."""
+    """out = a * sigmoid(a)  (also called swish);  da = g * s * (1 + a * (1 - s)),  s = sigmoid(a)
+    (recomputed in backward, as torch, so that only the input is saved)."""
 
     @staticmethod
     def forward(ctx, a):
-        s = _sigmoid(a)
-        ctx.save_for_backward(a, s)
-        return a * s
+        ctx.save_for_backward(a)
+        return a * _sigmoid(a)
 
     @staticmethod
     def backward(ctx, grad):
-        a, s = ctx.saved
-        return grad * s * (1 + a * (1 - s))
+        (a,) = ctx.saved
+        return grad * _silu_slope(a, _sigmoid(a))
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        (a,) = ctx.saved
+        return grad * _silu_slope(a, sigmoid(a))
+
+
+def _silu_slope(a, s):
+    """d silu / da = s * (1 + a * (1 - s)) with s = sigmoid(a), on arrays or Tensors."""
+    return s * (1 + a * (1 - s))
 
 
 class GELU(Function):
@@ -139,13 +164,25 @@ class GELU(Function):
     def backward(ctx, grad):
         (a,) = ctx.saved
         xp = backend.get_array_module(a)
-        if ctx.approximate == "tanh":
-            k = math.sqrt(2 / math.pi)
-            t = xp.tanh(k * (a + 0.044715 * a**3))
-            return grad * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * k * (1 + 3 * 0.044715 * a * a))
-        cdf = 0.5 * (1 + backend.erf(a / math.sqrt(2)))
-        pdf = xp.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
-        return grad * (cdf + a * pdf)
+        return grad * _gelu_slope(a, ctx.approximate, xp.tanh, backend.erf, xp.exp)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        (a,) = ctx.saved
+        return grad * _gelu_slope(a, ctx.approximate, tanh, erf, exp)
+
+
+def _gelu_slope(a, approximate, tanh, erf, exp):
+    """d gelu / da, written once for arrays (pass NumPy's tanh, erf, exp) and for Tensors
+    (minidl's, so that the slope is recorded)."""
+    if approximate == "tanh":
+        k = math.sqrt(2 / math.pi)
+        t = tanh(k * (a + 0.044715 * a**3))
+        return 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * k * (1 + 3 * 0.044715 * a * a)
+    cdf = 0.5 * (1 + erf(a / math.sqrt(2)))
+    pdf = exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+    return cdf + a * pdf
 
 
 class Softmax(Function):
@@ -189,8 +226,6 @@ class LogSoftmax(Function):
     @staticmethod
     def graph_backward(ctx, grad):
         """The same formula on Tensors (for gradients of gradients)."""
-        from minidl.ops.arithmetic import exp
-
         (out,) = ctx.saved
         return grad - exp(out) * grad.sum(dim=ctx.axis, keepdim=True)
 

@@ -1,8 +1,10 @@
-"""Elementwise arithmetic: + - * / ** neg exp log sqrt abs clamp where sin cos log1p expm1 round,
+"""Elementwise arithmetic: + - * / ** neg exp log sqrt abs clamp where sin cos log1p expm1 erf round,
 and comparisons (also of whole tensors: equal, allclose).
 
 Gradients may come back in the broadcast shape; the engine sums them to each input's shape.
 """
+import math
+
 from minidl import backend
 from minidl.autograd import Function
 from minidl.ops.common import (
@@ -110,6 +112,19 @@ class Pow(Function):
                 grad_a = xp.where(b == 0, 0, grad * b * a ** (b - 1))
             if ctx.needs_input_grad[1]:
                 grad_b = xp.where((a == 0) & (b >= 0), 0, grad * out * xp.log(a))
+        return grad_a, grad_b
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formulas on Tensors; the masks (b == 0; a == 0 and b >= 0) are piecewise
+        constant: constants."""
+        a, b, out = ctx.saved
+        grad_a = grad_b = None
+        with float_errors_ignored(a.xp, divide="ignore", invalid="ignore"):
+            if ctx.needs_input_grad[0]:
+                grad_a = where(b.array == 0, 0, grad * b * a ** (b - 1))
+            if ctx.needs_input_grad[1]:
+                grad_b = where((a.array == 0) & (b.array >= 0), 0, grad * out * log(a))
         return grad_a, grad_b
 
 
@@ -226,6 +241,8 @@ class Cos(Function):
 class Log1p(Function):
     """out = ln(1 + a), accurate for small a;  da = g / (1 + a)."""
 
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
+
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
@@ -239,6 +256,8 @@ class Log1p(Function):
 
 class Expm1(Function):
     """out = e^a - 1, accurate for small a;  da = g * (out + 1)."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     @staticmethod
     def forward(ctx, a):
@@ -263,6 +282,31 @@ class Round(Function):
     @staticmethod
     def backward(ctx, grad):
         return backend.get_array_module(grad).zeros_like(grad)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """Zeros without a graph, as torch: their derivative is 0 too."""
+        return Tensor(grad.xp.zeros_like(grad.array))
+
+
+class Erf(Function):
+    """out = erf(a) = 2/sqrt(pi) * integral of e^(-s^2) from 0 to a;  da = g * 2/sqrt(pi) * e^(-a^2)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return backend.erf(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved
+        return grad * (2 / math.sqrt(math.pi)) * backend.get_array_module(a).exp(-a * a)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        (a,) = ctx.saved
+        return grad * (2 / math.sqrt(math.pi)) * exp(-a * a)
 
 
 class Clamp(Function):
@@ -387,6 +431,11 @@ def log1p(a):
 def expm1(a):
     """e ** a - 1, without the rounding error of ``exp(a) - 1`` for tiny a."""
     return Expm1.apply(as_floating_tensor("expm1", a))
+
+
+def erf(a):
+    """The error function: the normal CDF is (1 + erf(x / sqrt 2)) / 2."""
+    return Erf.apply(as_floating_tensor("erf", a))
 
 
 def square(a):

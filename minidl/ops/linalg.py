@@ -6,8 +6,9 @@ import numbers
 
 from minidl import backend
 from minidl.autograd import Function, sum_to_shape
-from minidl.ops.arithmetic import clamp, div
-from minidl.ops.common import as_floating_tensor, float_errors_ignored, normalize_dims, promote_operands, restore_reduced
+from minidl.ops.arithmetic import abs, clamp, div, where
+from minidl.ops.common import as_floating_tensor, float_errors_ignored, normalize_dims, promote_operands
+from minidl.ops.reduction import kept_dims
 from minidl.parallel import product
 from minidl.tensor import Tensor
 
@@ -187,24 +188,49 @@ class VectorNorm(Function):
             out = (size != 0).sum(axis=axes, keepdims=True).astype(a.dtype)
         else:
             out = (size**p).sum(axis=axes, keepdims=True) ** (1 / p)
+        out = out if keepdim else out.squeeze(axis=axes)
         ctx.save_for_backward(a, out)
-        ctx.p, ctx.axes, ctx.keepdim = p, axes, keepdim
-        return out if keepdim else out.squeeze(axis=axes)
+        ctx.p, ctx.axes = p, axes
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved
         xp = backend.get_array_module(a)
-        grad = restore_reduced(grad, ctx.axes, ctx.keepdim)
+        grad, out = kept_dims(grad, ctx.axes, a.shape), kept_dims(out, ctx.axes, a.shape)
         if ctx.p == 0:
             return xp.zeros_like(a)
         if math.isinf(ctx.p):
-            at_norm = xp.abs(a) == out
-            return xp.sign(a) * at_norm * grad / at_norm.sum(axis=ctx.axes, keepdims=True)
+            return _shared_at_norm(grad, xp.sign(a), xp.abs(a) == out, ctx.axes)
         with float_errors_ignored(xp, divide="ignore", invalid="ignore"):  # the masked 0^(p-1) and g / 0
             scaled = xp.where(a == 0, 0, xp.sign(a) * xp.abs(a) ** (ctx.p - 1))
             scale = xp.where(out == 0, 0, grad / out ** (ctx.p - 1))
         return scaled * scale
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formulas on Tensors; sign(a) and the masks (a == 0, out == 0, |a| == out) are
+        piecewise constant: constants."""
+        a, out = ctx.saved
+        grad, out = kept_dims(grad, ctx.axes, a.shape), kept_dims(out, ctx.axes, a.shape)
+        if ctx.p == 0:
+            return Tensor(a.xp.zeros_like(a.array))
+        sign = a.xp.sign(a.array)
+        if math.isinf(ctx.p):
+            return _shared_at_norm(grad, sign, a.xp.abs(a.array) == out.array, ctx.axes)
+        with float_errors_ignored(a.xp, divide="ignore", invalid="ignore"):
+            if ctx.p >= 2:  # a |a|^(p-2), as torch: its slope at a == 0 (1 for p == 2) is not masked away
+                scaled = a * abs(a) ** (ctx.p - 2)
+            else:
+                scaled = where(a.array == 0, 0, sign * abs(a) ** (ctx.p - 1))
+            scale = where(out.array == 0, 0, grad / out ** (ctx.p - 1))
+        return scaled * scale
+
+
+def _shared_at_norm(grad, sign, at_norm, axes):
+    """The inf-norm's gradient g sign(a), shared among the elements with |a| == out (the mask
+    ``at_norm``); ``grad`` an array or a Tensor."""
+    return sign * at_norm * grad / at_norm.sum(axis=axes, keepdims=True)
 
 
 def vector_norm(input, ord=2.0, dim=None, keepdim=False):

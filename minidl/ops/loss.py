@@ -8,8 +8,8 @@ call on a GPU wait for the device, so on CUDA they run only with ``md.config.che
 """
 from minidl import backend
 from minidl.autograd import Function
-from minidl.ops.activation import log_softmax
-from minidl.ops.arithmetic import abs, mul
+from minidl.ops.activation import log_softmax, relu, sigmoid
+from minidl.ops.arithmetic import abs, clamp, exp, log, log1p, mul
 from minidl.ops.common import (
     as_floating_tensor,
     checks_values,
@@ -204,20 +204,38 @@ class BinaryCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, x, t):
-        xp = backend.get_array_module(x)
-        with float_errors_ignored(xp, divide="ignore"):
-            log_x = xp.maximum(xp.log(x), -100)
-            log_1mx = xp.maximum(xp.log1p(-x), -100)
-        ctx.save_for_backward(x, t, log_x, log_1mx)
+        log_x, log_1mx = _clamped_logs(x)
+        ctx.save_for_backward(x, t)
         return -(t * log_x + (1 - t) * log_1mx)
 
     @staticmethod
     def backward(ctx, grad):
-        x, t, log_x, log_1mx = ctx.saved
+        x, t = ctx.saved
         xp = backend.get_array_module(x)
         grad_x = grad * (x - t) / xp.maximum(x * (1 - x), 1e-12)
-        grad_t = grad * (log_1mx - log_x) if ctx.needs_input_grad[1] else None
+        grad_t = None
+        if ctx.needs_input_grad[1]:
+            log_x, log_1mx = _clamped_logs(x)
+            grad_t = grad * (log_1mx - log_x)
         return grad_x, grad_t
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formulas on Tensors (the clamps' masks are constants)."""
+        x, t = ctx.saved
+        grad_x = grad * (x - t) / clamp(x * (1 - x), min=1e-12)
+        grad_t = None
+        if ctx.needs_input_grad[1]:
+            with float_errors_ignored(x.xp, divide="ignore"):
+                grad_t = grad * (clamp(log1p(-x), min=-100) - clamp(log(x), min=-100))
+        return grad_x, grad_t
+
+
+def _clamped_logs(x):
+    """log x and log(1 - x), each clamped at -100 (so 0 * log 0 is 0, as PyTorch)."""
+    xp = backend.get_array_module(x)
+    with float_errors_ignored(xp, divide="ignore"):
+        return xp.maximum(xp.log(x), -100), xp.maximum(xp.log1p(-x), -100)
 
 
 def _apply_weight(op, losses, weight):
@@ -247,23 +265,37 @@ class BCEWithLogits(Function):
 
     @staticmethod
     def forward(ctx, x, t, pos_weight=None):
-        xp = backend.get_array_module(x)
         pos_weight = 1.0 if pos_weight is None else pos_weight
-        softplus_neg_x = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)  # log(1 + e^-x)
-        log_weight = 1 + (pos_weight - 1) * t
-        ctx.save_for_backward(x, t, softplus_neg_x, log_weight)
+        ctx.save_for_backward(x, t)
         ctx.pos_weight = pos_weight
-        return (1 - t) * x + log_weight * softplus_neg_x
+        return (1 - t) * x + (1 + (pos_weight - 1) * t) * _softplus_of_minus(x)
 
     @staticmethod
     def backward(ctx, grad):
-        x, t, softplus_neg_x, log_weight = ctx.saved
+        x, t = ctx.saved
         xp = backend.get_array_module(x)
         e = xp.exp(-xp.abs(x))
         sigmoid = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        grad_x = grad * (log_weight * sigmoid - ctx.pos_weight * t)
-        grad_t = grad * ((ctx.pos_weight - 1) * softplus_neg_x - x) if ctx.needs_input_grad[1] else None
+        grad_x = grad * ((1 + (ctx.pos_weight - 1) * t) * sigmoid - ctx.pos_weight * t)
+        grad_t = grad * ((ctx.pos_weight - 1) * _softplus_of_minus(x) - x) if ctx.needs_input_grad[1] else None
         return grad_x, grad_t
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formulas on Tensors (for gradients of gradients)."""
+        x, t = ctx.saved
+        grad_x = grad * ((1 + (ctx.pos_weight - 1) * t) * sigmoid(x) - ctx.pos_weight * t)
+        grad_t = None
+        if ctx.needs_input_grad[1]:
+            softplus_of_minus_x = log1p(exp(-abs(x))) + relu(-x)
+            grad_t = grad * ((ctx.pos_weight - 1) * softplus_of_minus_x - x)
+        return grad_x, grad_t
+
+
+def _softplus_of_minus(x):
+    """log(1 + e^-x), computed as log1p(e^-|x|) + max(-x, 0) so it never overflows."""
+    xp = backend.get_array_module(x)
+    return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
@@ -303,6 +335,19 @@ class KLDiv(Function):
         if ctx.needs_input_grad[1]:
             with float_errors_ignored(xp, divide="ignore"):
                 grad_t = grad * (xp.log(t) + 1 - x)
+        return -grad * t, grad_t
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formulas on Tensors (for gradients of gradients)."""
+        x, t = ctx.saved
+        if ctx.log_target:
+            p = exp(t)
+            return -grad * p, (grad * p * (t - x + 1) if ctx.needs_input_grad[1] else None)
+        grad_t = None
+        if ctx.needs_input_grad[1]:
+            with float_errors_ignored(x.xp, divide="ignore"):
+                grad_t = grad * (log(t) + 1 - x)
         return -grad * t, grad_t
 
 

@@ -9,8 +9,9 @@ import math
 
 from minidl import backend
 from minidl.autograd import Function
-from minidl.ops.arithmetic import sqrt
-from minidl.ops.shape import reshape
+from minidl.higher_order import recorded_vjp
+from minidl.ops.arithmetic import exp, sqrt
+from minidl.ops.shape import cat, reshape
 from minidl.ops.common import (
     accepts_numpy_names,
     as_floating_tensor,
@@ -35,10 +36,15 @@ def _broadcast_back(grad, axes, keepdim, shape):
     return xp.broadcast_to(restore_reduced(grad, axes, keepdim), shape)
 
 
-def _broadcast_back_tensor(grad, axes, keepdim, shape):
+def kept_dims(grad, axes, shape):
+    """A reduction's gradient with the reduced ``axes`` of ``shape`` put back with size 1, so that
+    it broadcasts against the input (``restore_reduced``, by a reshape: for arrays and Tensors)."""
+    return grad.reshape(tuple(1 if axis in axes else n for axis, n in enumerate(shape)))
+
+
+def _broadcast_back_tensor(grad, axes, shape):
     """``_broadcast_back`` with Tensor ops: the reduced axes put back with size 1, then expanded."""
-    kept = tuple(1 if axis in axes else n for axis, n in enumerate(shape))
-    return grad.reshape(kept).expand(*shape)
+    return kept_dims(grad, axes, shape).expand(*shape)
 
 
 class Sum(Function):
@@ -56,7 +62,7 @@ class Sum(Function):
     @staticmethod
     def graph_backward(ctx, grad):
         """The same formula on Tensors (for gradients of gradients)."""
-        return _broadcast_back_tensor(grad, ctx.axes, ctx.keepdim, ctx.shape)
+        return _broadcast_back_tensor(grad, ctx.axes, ctx.shape)
 
 
 class Mean(Function):
@@ -75,7 +81,7 @@ class Mean(Function):
     @staticmethod
     def graph_backward(ctx, grad):
         """The same formula on Tensors (for gradients of gradients)."""
-        return _broadcast_back_tensor(grad / ctx.count, ctx.axes, ctx.keepdim, ctx.shape)
+        return _broadcast_back_tensor(grad / ctx.count, ctx.axes, ctx.shape)
 
 
 class Prod(Function):
@@ -92,9 +98,38 @@ class Prod(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved
-        xp = backend.get_array_module(a)
-        after = xp.flip(_product_before(xp.flip(a, ctx.axis), ctx.axis), ctx.axis)
+        after = _reversed(_product_before(_reversed(a, ctx.axis), ctx.axis), ctx.axis)
         return restore_reduced(grad, (ctx.axis,), ctx.keepdim) * _product_before(a, ctx.axis) * after
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The vector-Jacobian product of the product written with Tensor ops (``_product_by_halving``),
+        recorded: no division, so zeros are no special case at any order."""
+        def product(a):
+            out = _product_by_halving(a, ctx.axis)
+            return out if ctx.keepdim else out.squeeze(ctx.axis)
+
+        return recorded_vjp(product, ctx.saved, (grad,))
+
+
+def _product_by_halving(a, axis):
+    """The product along ``axis`` (kept, size 1) with differentiable Tensor ops: multiply the first
+    half by the second half (an odd last element waits for the next round) until one is left."""
+    while a.shape[axis] > 1:
+        half, length = a.shape[axis] // 2, a.shape[axis]
+        pairs = _along(a, axis, 0, half) * _along(a, axis, half, 2 * half)
+        a = pairs if length % 2 == 0 else cat([pairs, _along(a, axis, 2 * half, length)], dim=axis)
+    return a
+
+
+def _along(a, axis, start, stop):
+    """a[start:stop] along ``axis``."""
+    return a[(slice(None),) * axis + (slice(start, stop),)]
+
+
+def _reversed(a, axis):
+    """``a`` in reverse order along ``axis`` (a view of an array, or a Tensor op)."""
+    return a[(slice(None),) * axis + (slice(None, None, -1),)]
 
 
 def _product_before(a, axis):
@@ -115,8 +150,18 @@ class CumSum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        xp = backend.get_array_module(grad)
-        return xp.flip(xp.cumsum(xp.flip(grad, ctx.axis), axis=ctx.axis), ctx.axis)
+        return _summed_from_the_end(grad, ctx.axis, backend.get_array_module(grad).cumsum)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors: this op itself, on the reversed g (for gradients of gradients)."""
+        return _summed_from_the_end(grad, ctx.axis, cumsum)
+
+
+def _summed_from_the_end(grad, axis, running_sum):
+    """out[i] = g[i] + ... + g[n-1] along ``axis``: ``running_sum`` (NumPy's cumsum for arrays,
+    minidl's for Tensors) of the reversed g, reversed back."""
+    return _reversed(running_sum(_reversed(grad, axis), axis), axis)
 
 
 class Extreme(Function):
@@ -127,14 +172,25 @@ class Extreme(Function):
     def forward(ctx, a, axes=(), keepdim=False, largest=True):
         out = a.max(axis=axes, keepdims=True) if largest else a.min(axis=axes, keepdims=True)
         ctx.save_for_backward(a == out)
-        ctx.axes, ctx.keepdim = axes, keepdim
+        ctx.axes = axes
         return out if keepdim else out.squeeze(axis=axes)
 
     @staticmethod
     def backward(ctx, grad):
         (is_extreme,) = ctx.saved
-        ties = is_extreme.sum(axis=ctx.axes, keepdims=True)
-        return is_extreme * (restore_reduced(grad, ctx.axes, ctx.keepdim) / ties)
+        return _shared_among_ties(grad, is_extreme, ctx.axes)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors; the mask of extremes is piecewise constant: a constant."""
+        (is_extreme,) = ctx.constants
+        return _shared_among_ties(grad, is_extreme, ctx.axes)
+
+
+def _shared_among_ties(grad, is_extreme, axes):
+    """g * [a == out] / (number of ties), on arrays or Tensors."""
+    ties = is_extreme.sum(axis=axes, keepdims=True)
+    return is_extreme * (kept_dims(grad, axes, is_extreme.shape) / ties)
 
 
 class ExtremeAlongDim(Function):
@@ -145,7 +201,7 @@ class ExtremeAlongDim(Function):
     def forward(ctx, a, axis=0, keepdim=False, largest=True):
         xp = backend.get_array_module(a)
         index = (a.argmax if largest else a.argmin)(axis=axis, keepdims=True)
-        ctx.axis, ctx.keepdim, ctx.length = axis, keepdim, a.shape[axis]
+        ctx.axis, ctx.length = axis, a.shape[axis]
         ctx.save_for_backward(index)
         values = xp.take_along_axis(a, index, axis=axis)
         if not keepdim:
@@ -155,28 +211,43 @@ class ExtremeAlongDim(Function):
     @staticmethod
     def backward(ctx, grad, grad_index):
         (index,) = ctx.saved
-        xp = backend.get_array_module(grad)
-        shape = [1] * index.ndim
-        shape[ctx.axis] = ctx.length
-        chosen = xp.arange(ctx.length).reshape(shape) == index
-        return chosen * restore_reduced(grad, (ctx.axis,), ctx.keepdim)
+        return _at_index(grad, index, ctx)
+
+    @staticmethod
+    def graph_backward(ctx, grad, grad_index):
+        """The same formula on Tensors; the chosen index is a constant."""
+        (index,) = ctx.constants
+        return _at_index(grad, index.array, ctx)
+
+
+def _at_index(grad, index, ctx):
+    """g (an array or a Tensor) placed at the chosen ``index`` along ``ctx.axis``, 0 elsewhere."""
+    xp = backend.get_array_module(index)
+    shape = [1] * index.ndim
+    shape[ctx.axis] = ctx.length
+    chosen = xp.arange(ctx.length).reshape(shape) == index
+    return chosen * kept_dims(grad, (ctx.axis,), chosen.shape)
 
 
 class Var(Function):
-    """out = sum((a - mean)^2) / (n - correction);  da = g * 2 (a - mean) / (n - correction)."""
+    """out = sum((a - mean)^2) / (n - correction);  da = g * 2 (a - mean) / (n - correction)
+    (a - mean recomputed in backward, as torch, so that only the input is saved)."""
+
+    differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
     @staticmethod
     def forward(ctx, a, axes=(), correction=1, keepdim=False):
         centered = a - a.mean(axis=axes, keepdims=True)
         ctx.divisor = _count(a.shape, axes) - correction
-        ctx.axes, ctx.keepdim = axes, keepdim
-        ctx.save_for_backward(centered)
+        ctx.axes = axes
+        ctx.save_for_backward(a)
         return (centered * centered).sum(axis=axes, keepdims=keepdim) / ctx.divisor
 
     @staticmethod
     def backward(ctx, grad):
-        (centered,) = ctx.saved
-        return (2.0 / ctx.divisor) * restore_reduced(grad, ctx.axes, ctx.keepdim) * centered
+        (a,) = ctx.saved
+        centered = a - a.mean(axis=ctx.axes, keepdims=True)
+        return (2.0 / ctx.divisor) * kept_dims(grad, ctx.axes, a.shape) * centered
 
 
 class LogSumExp(Function):
@@ -189,15 +260,22 @@ class LogSumExp(Function):
         shift = a.max(axis=axes, keepdims=True)
         shift = xp.where(xp.isfinite(shift), shift, 0)
         out = xp.log(xp.exp(a - shift).sum(axis=axes, keepdims=True)) + shift
+        out = out if keepdim else out.squeeze(axis=axes)
         ctx.save_for_backward(a, out)
-        ctx.axes, ctx.keepdim = axes, keepdim
-        return out if keepdim else out.squeeze(axis=axes)
+        ctx.axes = axes
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved
         xp = backend.get_array_module(a)
-        return restore_reduced(grad, ctx.axes, ctx.keepdim) * xp.exp(a - out)
+        return kept_dims(grad, ctx.axes, a.shape) * xp.exp(a - kept_dims(out, ctx.axes, a.shape))
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same formula on Tensors (for gradients of gradients)."""
+        a, out = ctx.saved
+        return kept_dims(grad, ctx.axes, a.shape) * exp(a - kept_dims(out, ctx.axes, a.shape))
 
 
 def _check_nonempty(op, a, axes):
