@@ -50,6 +50,7 @@ from minidl.functional import (
     dot,
     eq,
     equal,
+    erf,
     exp,
     expm1,
     flatten,

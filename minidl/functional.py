@@ -12,6 +12,7 @@ from minidl.ops.arithmetic import (
     div,
     eq,
     equal,
+    erf,
     exp,
     expm1,
     ge,

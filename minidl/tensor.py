@@ -469,6 +469,9 @@ class Tensor:
     def log1p(self):
         return F.log1p(self)
 
+    def erf(self):
+        return F.erf(self)
+
     def expm1(self):
         return F.expm1(self)
 

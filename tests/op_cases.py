@@ -723,6 +723,7 @@ def _inplace_view(draw, rng):
 _unary("sin", F.sin, torch.sin)
 _unary("cos", lambda x: x.cos(), lambda x: x.cos())
 _unary("log1p", F.log1p, torch.log1p, positive)
+_unary("erf", F.erf, torch.erf)
 _unary("expm1", lambda x: x.expm1(), lambda x: x.expm1())
 _unary("square", lambda x: x.square(), torch.square)
 
