@@ -78,30 +78,6 @@ def col2im_of_product(kernels, image, weight_rows, rows, geometry, cols=None):
     kernels.col2im(cols.reshape(-1, rows.shape[2]), image, *geometry[:5])
 
 
-THIN_DEPTH = 32  # C / groups * kh * kw up to which the thin kernels beat the matrix products (measured)
-
-
-def has_thin_weights(grad, weight_rows):
-    """Whether the backward takes the thin-convolution kernels of ``kernels.cpu``: NumPy arrays and
-    few input channels x taps per output (MNIST's first layer: 9).  On a GPU the products are
-    cuBLAS's and stay; so do they for deeper weights, where BLAS's blocking wins."""
-    return not backend.is_cupy_array(grad) and weight_rows.shape[2] <= THIN_DEPTH
-
-
-def thin_chunk_gradients(kernels, grad, by_group, weight_rows, dx, geometry):
-    """One chunk's backward with the thin kernels: the weight and bias gradients read straight from
-    grad's (N, O, OH, OW) layout (no transposed copy, no thin matrix product), and, when ``dx`` is
-    given, dcols = W^T @ grad written over the columns, then col2im."""
-    xp = backend.get_array_module(grad)
-    grad = grad.reshape(grad.shape[0], grad.shape[1], -1)
-    dweight, dbias = xp.zeros(weight_rows.shape, dtype=grad.dtype), xp.zeros(grad.shape[1], dtype=grad.dtype)
-    kernels.thin_parameter_gradients(grad, by_group, dweight, dbias)
-    if dx is not None:
-        kernels.thin_input_columns(grad, weight_rows, by_group)
-        kernels.col2im(by_group.reshape(-1, by_group.shape[2]), dx, *geometry[:5])
-    return dweight, dbias
-
-
 def with_bias(out, bias):
     if bias is not None:
         out += bias.reshape(1, -1, 1, 1)
@@ -183,13 +159,9 @@ class Conv2dIm2col(Convolution):
         need_input, need_weight = ctx.needs_input_grad[:2]
         need_bias = len(ctx.needs_input_grad) == 3
         dx = xp.zeros(x.shape, dtype=grad.dtype) if need_input else None
-        thin = has_thin_weights(grad, weight_rows)
 
         def backward_chunk(samples):
             by_group = columns(kernels, x[samples], geometry)
-            if thin:
-                return thin_chunk_gradients(kernels, grad[samples], by_group, weight_rows,
-                                            dx[samples] if need_input else None, geometry)
             grad_rows = rows_by_group(grad[samples], geometry.groups)
             dweight = gradient_product(grad_rows, by_group) if need_weight else None
             dbias = row_sums(grad_rows) if need_bias else None  # rows in cache: faster than at the end
