@@ -5,11 +5,14 @@ in the same run, after warm-up, as the median of repeats.
     print_table("conv2d", rows)
     write_json("benchmarks/results/conv.json", rows)
 """
+import argparse
 import datetime
 import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -52,6 +55,52 @@ def compare(case, ours, theirs, repeats=20, warmup=3, rounds=5, pause=0.2, **ext
         time.sleep(pause)
     m, t = statistics.median(ours_times), statistics.median(theirs_times)
     return {"case": case, "minidl_ms": 1e3 * m, "torch_ms": 1e3 * t, "ratio": m / t, **extra}
+
+
+def add_process_arguments(parser, repeats=30, rounds=3):
+    """The command-line options of a benchmark timed in separate processes (``compare_in_processes``)."""
+    parser.add_argument("--repeats", type=int, default=repeats, help="timed calls per library and case, over all rounds")
+    parser.add_argument("--rounds", type=int, default=rounds, help="processes per library, alternating")
+    parser.add_argument("--threads", type=int, default=2, help="threads of each library (torch's; BLAS's)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls per case in each process")
+    parser.add_argument("--worker", choices=["minidl", "torch"], help=argparse.SUPPRESS)
+
+
+def worker(stepper, cases, args):
+    """In a child process: time ``stepper(library, case)()`` for every case with the one library
+    ``args.worker`` names, and print ``{case: [seconds, ...]}`` as JSON."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(args.threads, user_api="blas")
+    if args.worker == "torch":
+        import torch as library
+
+        library.set_num_threads(args.threads)
+    else:
+        import minidl as library
+    print(json.dumps({case: block_seconds(stepper(library, case), args.repeats, args.warmup) for case in cases}))
+
+
+def compare_in_processes(script, cases, args):
+    """One row per case, as ``compare``'s, with each library timed in processes of its own: ``script
+    --worker minidl|torch`` (``worker``), ``args.rounds`` processes per library, alternating, each
+    timing ``args.repeats / args.rounds`` consecutive calls per case after a warm-up; the medians
+    are over all calls of each side.  In one process, a library runs slower after the other has
+    run (measured: conv1d 2.35 -> 2.75 ms after one torch call, and worse right after torch's
+    blocks), and a training loop calls one library back to back."""
+    times = {"minidl": {case: [] for case in cases}, "torch": {case: [] for case in cases}}
+    for _ in range(args.rounds):
+        for library_name, per_case in times.items():
+            command = [sys.executable, str(script), "--worker", library_name, "--threads", str(args.threads),
+                       "--repeats", str(max(1, args.repeats // args.rounds)), "--warmup", str(args.warmup)]
+            result = subprocess.run(command, capture_output=True, text=True, check=True)
+            for case, seconds in json.loads(result.stdout.strip().splitlines()[-1]).items():
+                per_case[case] += seconds
+    rows = []
+    for case in cases:
+        ours, theirs = statistics.median(times["minidl"][case]), statistics.median(times["torch"][case])
+        rows.append({"case": case, "minidl_ms": 1e3 * ours, "torch_ms": 1e3 * theirs, "ratio": ours / theirs})
+    return rows
 
 
 def print_table(title, rows):

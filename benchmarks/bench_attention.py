@@ -11,9 +11,6 @@ falls on both alike; the medians are taken over all calls of each side.  Both li
 MultiheadAttention(128, 4) within 1.5x of torch.  Ratio = minidl / torch: below 1, minidl is faster.
 """
 import argparse
-import json
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,47 +43,14 @@ def stepper(library, case):
     return step
 
 
-def worker(library_name, threads, repeats, warmup):
-    """In the child process: time every case with one library, print {case: [seconds, ...]} as JSON."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(threads, user_api="blas")
-    if library_name == "torch":
-        import torch as library
-
-        library.set_num_threads(threads)
-    else:
-        import minidl as library
-    times = {case: _timing.block_seconds(stepper(library, case), repeats, warmup) for case in CASES}
-    print(json.dumps(times))
-
-
-def times_in_a_process(library_name, args, warmup):
-    command = [sys.executable, __file__, "--worker", library_name, "--threads", str(args.threads),
-               "--repeats", str(args.repeats // args.rounds), "--warmup", str(warmup)]
-    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=30, help="timed steps per library and case, over all rounds")
-    parser.add_argument("--rounds", type=int, default=3, help="processes per library, alternating")
-    parser.add_argument("--threads", type=int, default=2, help="threads of each library")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--worker", choices=["minidl", "torch"], help=argparse.SUPPRESS)
+    _timing.add_process_arguments(parser, repeats=30, rounds=3)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "attention.json"))
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.threads, args.repeats, args.warmup)
-    times = {"minidl": {case: [] for case in CASES}, "torch": {case: [] for case in CASES}}
-    for _ in range(args.rounds):
-        for library_name, per_case in times.items():
-            for case, seconds in times_in_a_process(library_name, args, args.warmup).items():
-                per_case[case] += seconds
-    rows = []
-    for case in CASES:
-        ours, theirs = statistics.median(times["minidl"][case]), statistics.median(times["torch"][case])
-        rows.append({"case": case, "minidl_ms": 1e3 * ours, "torch_ms": 1e3 * theirs, "ratio": ours / theirs})
+        return _timing.worker(stepper, CASES, args)
+    rows = _timing.compare_in_processes(__file__, CASES, args)
     _timing.print_table(f"attention fwd+bwd, (seq {SEQ}, batch {BATCH}, dim {DIM}), float32, "
                         f"{args.threads} threads each, separate processes", rows)
     import torch

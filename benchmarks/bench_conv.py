@@ -1,6 +1,7 @@
-"""conv2d and pooling: minidl (im2col and direct) against PyTorch CPU, in one run, both on 2 threads.
+"""conv2d and pooling: minidl (im2col and direct) against PyTorch CPU, each library in processes of
+its own, both on 2 threads.
 
-    python benchmarks/bench_conv.py [--repeats 20] [--out benchmarks/results/conv.json]
+    python benchmarks/bench_conv.py [--repeats 30] [--rounds 3] [--out benchmarks/results/conv.json]
 
 Prints a table of median times and ratios minidl / torch (below 1: minidl is faster), the time of
 the first call (Numba's JIT compile) without and with Numba's on-disk cache, and the peak memory of
@@ -15,17 +16,15 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from contextlib import nullcontext
+
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _timing  # noqa: E402
 
 import minidl as md  # noqa: E402
-import minidl.functional as F  # noqa: E402
 
-THREADS = 2
 CONV_CASES = [
     # name, x shape, weight shape, padding, does the input need a gradient (not for a first layer)
     ("conv 1->32, 28x28, 3x3 (MNIST layer 1)", (64, 1, 28, 28), (32, 1, 3, 3), 0, False),
@@ -35,60 +34,48 @@ CONV_CASES = [
 POOL_CASES = [("max_pool 2x2 on 64x32x26x26", "max", (64, 32, 26, 26)), ("avg_pool 2x2 on 64x32x26x26", "avg", (64, 32, 26, 26))]
 
 
-def conv_runners(x_shape, w_shape, padding, input_grad, backward):
-    rng = np.random.default_rng(0)
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape, w_shape[:1]))
-    mx, mw, mb = md.tensor(x, requires_grad=input_grad), md.tensor(w, requires_grad=True), md.tensor(b, requires_grad=True)
-    tx, tw, tb = torch.tensor(x, requires_grad=input_grad), torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)
-
-    def ours():
-        out = F.conv2d(mx, mw, mb, padding=padding)
-        if backward:
-            out.sum().backward()
-
-    def theirs():
-        out = torch.nn.functional.conv2d(tx, tw, tb, padding=padding)
-        if backward:
-            out.sum().backward()
-
-    return ours, theirs
-
-
-def pool_runners(kind, x_shape, backward):
-    x = np.random.default_rng(0).standard_normal(x_shape).astype(np.float32)
-    mx, tx = md.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    ours_fn = F.max_pool2d if kind == "max" else F.avg_pool2d
-    theirs_fn = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
-
-    def ours():
-        out = ours_fn(mx, 2)
-        if backward:
-            out.sum().backward()
-
-    def theirs():
-        out = theirs_fn(tx, 2)
-        if backward:
-            out.sum().backward()
-
-    return ours, theirs
-
-
-def timing_rows(repeats):
-    rows = []
+def case_table():
+    """{row name: (what, shape spec, backward, algorithm)} for every timed row."""
+    cases = {}
     for name, x_shape, w_shape, padding, input_grad in CONV_CASES:
         for backward in (False, True):
             for algorithm in ("im2col", "direct"):
                 if algorithm == "direct" and w_shape[1] >= 64:
                     continue  # the teaching loops take seconds here
-                with md.config.override(conv_algorithm=algorithm):
-                    ours, theirs = conv_runners(x_shape, w_shape, padding, input_grad, backward)
-                    label = f"{name} {'fwd+bwd' if backward else 'fwd'}"
-                    rows.append(_timing.compare(label, ours, theirs, repeats=repeats, algorithm=algorithm))
+                label = f"{name} {'fwd+bwd' if backward else 'fwd'} [{algorithm}]"
+                cases[label] = ("conv", (x_shape, w_shape, padding, input_grad), backward, algorithm)
     for name, kind, x_shape in POOL_CASES:
         for backward in (False, True):
-            ours, theirs = pool_runners(kind, x_shape, backward)
-            rows.append(_timing.compare(f"{name} {'fwd+bwd' if backward else 'fwd'}", ours, theirs, repeats=repeats, algorithm="kernel"))
-    return rows
+            cases[f"{name} {'fwd+bwd' if backward else 'fwd'} [kernel]"] = (kind, x_shape, backward, "kernel")
+    return cases
+
+
+CASES = case_table()
+
+
+def stepper(library, case):
+    """One call of the case's op on fixed float32 inputs (and a backward of its sum), in ``library``
+    (minidl with the case's conv algorithm)."""
+    what, spec, backward, algorithm = CASES[case]
+    rng = np.random.default_rng(0)
+    functional = library.nn.functional
+    if what == "conv":
+        x_shape, w_shape, padding, input_grad = spec
+        x, w, b = (library.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=grad)
+                   for s, grad in ((x_shape, input_grad), (w_shape, True), (w_shape[:1], True)))  # fmt: skip
+        call = lambda: functional.conv2d(x, w, b, padding=padding)  # noqa: E731
+    else:
+        x = library.tensor(rng.standard_normal(spec).astype(np.float32), requires_grad=True)
+        pool = functional.max_pool2d if what == "max" else functional.avg_pool2d
+        call = lambda: pool(x, 2)  # noqa: E731
+
+    def step():
+        with md.config.override(conv_algorithm=algorithm) if library is md and what == "conv" else nullcontext():
+            out = call()
+        if backward:
+            out.sum().backward()
+
+    return step
 
 
 FIRST_CALL = """
@@ -111,39 +98,44 @@ def first_call_seconds():
         return {"first_call_cold_cache_s": run(), "first_call_warm_cache_s": run()}
 
 
-def peak_memory(x_shape, w_shape):
+def peak_memory(case):
     """Peak bytes NumPy allocates during one conv forward+backward, and the im2col buffer's size."""
-    ours, _ = conv_runners(x_shape, w_shape, 0, True, True)
-    ours()  # compile first
+    step = stepper(md, case)
+    step()  # compile first
     tracemalloc.start()
-    ours()
+    step()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    n, c, h, w = x_shape
-    o, _, kh, kw = w_shape
+    (n, c, h, w), (o, _, kh, kw) = CASES[case][1][:2]
     cols = c * kh * kw * n * (h - kh + 1) * (w - kw + 1) * 4
-    return {"case": "conv 32->64 fwd+bwd", "peak_bytes": peak, "im2col_bytes": cols, "peak_over_im2col": peak / cols}
+    return {"case": case, "peak_bytes": peak, "im2col_bytes": cols, "peak_over_im2col": peak / cols}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=20)
+    _timing.add_process_arguments(parser)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "conv.json"))
     args = parser.parse_args()
-    torch.set_num_threads(THREADS)
-    with threadpool_limits(THREADS, user_api="blas"):  # minidl uses as many threads as BLAS
-        rows = timing_rows(args.repeats)
-    _timing.print_table(f"conv2d and pooling, float32, batch 64, torch on {THREADS} threads", rows)
+    if args.worker:
+        return _timing.worker(stepper, CASES, args)
+    rows = _timing.compare_in_processes(__file__, CASES, args)
+    for row in rows:  # the algorithm as a column of its own
+        row["case"], row["algorithm"] = row["case"].rsplit(" [", 1)[0], CASES[row["case"]][3]
+    _timing.print_table(f"conv2d and pooling, float32, batch 64, {args.threads} threads each, separate processes", rows)
     compile_times = first_call_seconds()
-    memory = peak_memory(CONV_CASES[1][1], CONV_CASES[1][2])
+    memory = peak_memory(f"{CONV_CASES[1][0]} fwd+bwd [im2col]")
     print(f"\nfirst call (import + JIT): {compile_times['first_call_cold_cache_s']:.1f} s with an empty Numba cache, "
           f"{compile_times['first_call_warm_cache_s']:.1f} s with the cache")
     print(f"peak memory of {memory['case']}: {memory['peak_bytes'] / 1e6:.1f} MB = "
           f"{memory['peak_over_im2col']:.2f} x the im2col buffer ({memory['im2col_bytes'] / 1e6:.1f} MB)")
-    _timing.write_json(args.out, rows, first_call=compile_times, memory=memory)
+    import torch
+
+    torch.set_num_threads(args.threads)  # recorded in the machine record
+    _timing.write_json(args.out, rows, first_call=compile_times, memory=memory, threads=args.threads)
 
 
 if __name__ == "__main__":
     start = time.perf_counter()
     main()
-    print(f"total {time.perf_counter() - start:.0f} s")
+    if "--worker" not in sys.argv:
+        print(f"total {time.perf_counter() - start:.0f} s")

@@ -1,32 +1,48 @@
-"""Training-step time of a recurrent model, minidl vs PyTorch CPU (2 threads), in one run.
+"""Training-step time of a recurrent model, minidl vs PyTorch CPU (2 threads), each library in
+processes of its own.
 
 The model: LSTM(32 -> 128) (or GRU) over a sequence of 64 steps, batch 32, and Linear(128, 1) on
 the last output; one step is forward, MSE loss, backward and an Adam update.  Both libraries start
-from the same weights.  Both get the same number of threads (``--threads``, default 2: torch's
-own pool and NumPy's BLAS).  Prints a table and writes JSON (``--out``, default
-benchmarks/results/rnn.json).  Target: minidl at most 1.5x torch.
+from the same weights (drawn with NumPy; the first losses are checked to agree before timing).
+Both get the same number of threads (``--threads``, default 2: torch's own pool and NumPy's
+BLAS).  Prints a table and writes JSON (``--out``, default benchmarks/results/rnn.json).
+Targets: issue 5, minidl at most 1.5x torch; issue 15, the LSTM at most 1.3x.
 
-    python benchmarks/bench_rnn.py [--repeats 20] [--threads 2] [--out PATH]
+    python benchmarks/bench_rnn.py [--repeats 30] [--rounds 3] [--threads 2] [--out PATH]
 """
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
-import minidl as md
-from _timing import compare, print_table, write_json
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _timing  # noqa: E402
 
 SEQ_LEN, BATCH, INPUT_SIZE, HIDDEN_SIZE = 64, 32, 32, 128
 TARGET_RATIO = 1.5
+CASES = {f"{kind}({INPUT_SIZE}->{HIDDEN_SIZE}) seq {SEQ_LEN} batch {BATCH} + Adam": kind for kind in ("LSTM", "GRU")}
 
 
-def training_step(library, rnn, head, x, y):
+def model(library, kind):
+    """The recurrent layer and the linear head, with weights drawn by NumPy (the same in both
+    libraries: same parameter names, order and layout)."""
+    rnn, head = getattr(library.nn, kind)(INPUT_SIZE, HIDDEN_SIZE), library.nn.Linear(HIDDEN_SIZE, 1)
+    rng = np.random.default_rng(1)
+    with library.no_grad():
+        for p in [*rnn.parameters(), *head.parameters()]:
+            p.copy_(library.tensor(rng.uniform(-0.1, 0.1, tuple(p.shape)).astype(np.float32)))
+    return rnn, head
+
+
+def stepper(library, case):
     """One step of training ``head(rnn(x)[-1])`` on MSE with Adam: the code is the same for both
-    libraries (``library`` is torch or minidl)."""
+    libraries (``library`` is torch or minidl); the step returns the loss."""
+    rnn, head = model(library, CASES[case])
     optimizer = library.optim.Adam([*rnn.parameters(), *head.parameters()], lr=1e-3)
-    x, y = library.tensor(x), library.tensor(y)
+    rng = np.random.default_rng(0)
+    x = library.tensor(rng.standard_normal((SEQ_LEN, BATCH, INPUT_SIZE)).astype(np.float32))
+    y = library.tensor(rng.standard_normal((BATCH, 1)).astype(np.float32))
 
     def step():
         optimizer.zero_grad()
@@ -39,44 +55,35 @@ def training_step(library, rnn, head, x, y):
     return step
 
 
-def training_steps(kind, x, y):
-    """A minidl and a torch training step of the same model, from the same weights."""
-    torch_rnn = getattr(torch.nn, kind)(INPUT_SIZE, HIDDEN_SIZE)
-    torch_head = torch.nn.Linear(HIDDEN_SIZE, 1)
-    md_rnn = getattr(md.nn, kind)(INPUT_SIZE, HIDDEN_SIZE)
-    md_head = md.nn.Linear(HIDDEN_SIZE, 1)
-    md_rnn.load_state_dict(torch_rnn.state_dict())
-    md_head.load_state_dict(torch_head.state_dict())
-    md_step, torch_step = training_step(md, md_rnn, md_head, x, y), training_step(torch, torch_rnn, torch_head, x, y)
-    first_md, first_torch = md_step(), torch_step()
-    if not np.isclose(first_md, first_torch, rtol=1e-4):
-        raise AssertionError(f"{kind}: the two models disagree: loss {first_md} vs {first_torch}")
-    return md_step, torch_step
+def check_same_model():
+    """The first loss of each case agrees between the libraries (the models are the same)."""
+    import torch
+
+    import minidl as md
+
+    for case in CASES:
+        ours, theirs = stepper(md, case)(), stepper(torch, case)()
+        if not np.isclose(ours, theirs, rtol=1e-4):
+            raise AssertionError(f"{case}: the two models disagree: loss {ours} vs {theirs}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2)
+    _timing.add_process_arguments(parser)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "rnn.json"))
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads, user_api="blas")
-    md.manual_seed(0)
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((SEQ_LEN, BATCH, INPUT_SIZE)).astype(np.float32)
-    y = rng.standard_normal((BATCH, 1)).astype(np.float32)
-    rows = []
-    for kind in ("LSTM", "GRU"):
-        md_step, torch_step = training_steps(kind, x, y)
-        case = f"{kind}({INPUT_SIZE}->{HIDDEN_SIZE}) seq {SEQ_LEN} batch {BATCH} + Adam"
-        rows.append(compare(case, md_step, torch_step, repeats=args.repeats, warmup=3))
-    print_table("recurrent training step (forward + backward + Adam), float32", rows)
+    if args.worker:
+        return _timing.worker(stepper, CASES, args)
+    check_same_model()
+    rows = _timing.compare_in_processes(__file__, CASES, args)
+    _timing.print_table("recurrent training step (forward + backward + Adam), float32, separate processes", rows)
     for row in rows:
         verdict = "ok" if row["ratio"] <= TARGET_RATIO else f"above the {TARGET_RATIO}x target"
         print(f"{row['case']}: {row['ratio']:.2f}x torch ({verdict})")
-    write_json(args.out, rows, target_ratio=TARGET_RATIO, threads=args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)  # recorded in the machine record
+    _timing.write_json(args.out, rows, target_ratio=TARGET_RATIO, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""Does the ordinary backward pass cost more since gradients of gradients exist?  This tree's train
+step against the same step at an earlier commit, in one run.
+
+    python benchmarks/bench_backward_overhead.py [--baseline ef3731e] [--rounds 4] [--steps 30]
+                                                 [--out benchmarks/results/backward_overhead.json]
+
+``create_graph=True`` (issue 14) changed the backward walk that every ``loss.backward()`` runs
+(one walk for both passes, a sink that says which nodes run).  This times one training step
+(forward, loss, backward, Adam) of the MNIST CNN (batch 64, 28x28) and of an LSTM(32 -> 128) over
+64 steps at batch 32, each in a process of its own, with this checkout's minidl and with the
+``--baseline`` commit's (checked out into a temporary folder with ``git worktree``), alternating
+over ``--rounds`` rounds; median of the per-process medians.  Ratio = this tree / baseline
+(1.0: no slowdown).  BLAS on 2 threads.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _timing  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WORKER = r"""
+import json, sys, time
+import numpy as np
+from threadpoolctl import threadpool_limits
+import minidl as md
+import minidl.functional as F
+
+def cnn_step():
+    md.manual_seed(0)
+    model = md.models.cnn(image_size=28)
+    optimizer = md.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = md.tensor(rng.standard_normal((64, 1, 28, 28)).astype(np.float32))
+    y = md.tensor(rng.integers(0, 10, 64))
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step
+
+def lstm_step():
+    md.manual_seed(0)
+    lstm, head = md.nn.LSTM(32, 128), md.nn.Linear(128, 1)
+    optimizer = md.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = md.tensor(rng.standard_normal((64, 32, 32)).astype(np.float32))
+    y = md.tensor(rng.standard_normal((32, 1)).astype(np.float32))
+    def step():
+        out, _ = lstm(x)
+        loss = F.mse_loss(head(out[-1]), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step
+
+step = {"cnn": cnn_step, "lstm": lstm_step}[sys.argv[1]]()
+times = []
+with threadpool_limits(2, user_api="blas"):
+    for _ in range(5):
+        step()
+    for _ in range(int(sys.argv[2])):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+print(json.dumps(sorted(times)[len(times) // 2] * 1e3))
+"""
+
+WORKLOADS = {"cnn": "MNIST CNN train step, batch 64, Adam", "lstm": "LSTM(32->128) seq 64 batch 32 train step, Adam"}
+
+
+def median_ms(tree, workload, steps):
+    """One process with ``tree``'s minidl on the path: the median step time in ms."""
+    result = subprocess.run([sys.executable, "-c", WORKER, workload, str(steps)], cwd=tree, capture_output=True,
+                            text=True, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", default="ef3731e", help="the commit to compare with (before issue 14)")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "backward_overhead.json"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        baseline = Path(scratch) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(baseline), args.baseline],
+                       check=True, capture_output=True)
+        try:
+            rows = []
+            for workload, case in WORKLOADS.items():
+                median_ms(baseline, workload, 2), median_ms(ROOT, workload, 2)  # compile and cache the kernels
+                now, before = [], []
+                for _ in range(args.rounds):
+                    now.append(median_ms(ROOT, workload, args.steps))
+                    time.sleep(0.5)
+                    before.append(median_ms(baseline, workload, args.steps))
+                    time.sleep(0.5)
+                now_ms, before_ms = statistics.median(now), statistics.median(before)
+                rows.append({"case": case, "this_tree_ms": now_ms, "baseline_ms": before_ms, "ratio": now_ms / before_ms})
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], capture_output=True)
+    print(f"\nthis tree against {args.baseline}, one process per measurement\n{'case':<50}{'now ms':>10}{'before ms':>11}{'ratio':>7}")
+    for row in rows:
+        print(f"{row['case']:<50}{row['this_tree_ms']:>10.2f}{row['baseline_ms']:>11.2f}{row['ratio']:>7.2f}")
+    Path(args.out).write_text(json.dumps({"machine": _timing.machine(), "baseline": args.baseline, "rows": rows},
+                                         indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
