@@ -146,21 +146,49 @@ def max_pool_plane(plane, out, argmax, kernel, stride, padding, dilation):
 
 @_jit
 def is_2x2(kernel, stride, padding):
-    """The 2x2 window at stride 2 without padding that most CNNs pool with.  The pooling kernels
-    run it through a copy of their plane loop with the geometry a constant, which the compiler
-    unrolls (about 2x faster, measured)."""
+    """The 2x2 window at stride 2 without padding that most CNNs pool with.  Max pooling runs it
+    through ``max_pool_plane_2x2``; average pooling through a copy of its plane loop with the
+    geometry a constant, which the compiler unrolls (about 2x faster, measured)."""
     return kernel[0] == 2 and kernel[1] == 2 and stride[0] == 2 and stride[1] == 2 and padding[0] == 0 and padding[1] == 0
+
+
+@_jit
+def larger_tap(pixels, candidate, best, index):
+    """(value, candidate) if tap ``candidate`` beats ``best`` by PyTorch's rule (larger, or NaN),
+    else (best, index); with selects, which vectorize."""
+    value = pixels[candidate]
+    take = (value > best) | (value != value)
+    return (value if take else best), (candidate if take else index)
+
+
+@_jit
+def max_pool_plane_2x2(pixels, out, argmax, width, out_h, out_w):
+    """``max_pool_plane`` for 2x2 windows at stride 2 wholly inside a plane of ``width`` columns
+    (flat arrays): the four taps in row-major order, so the first maximum wins and a NaN wins over
+    what came before, as in ``window_max``, without its bounds and NaN passes (2x faster, measured)."""
+    for oh in range(_u(out_h)):
+        top = _u(2) * oh * _u(width)
+        below = top + _u(width)
+        for ow in range(_u(out_w)):
+            left = top + _u(2) * ow
+            best, index = pixels[left], left
+            best, index = larger_tap(pixels, left + _u(1), best, index)
+            best, index = larger_tap(pixels, below + _u(2) * ow, best, index)
+            best, index = larger_tap(pixels, below + _u(2) * ow + _u(1), best, index)
+            out[oh * _u(out_w) + ow], argmax[oh * _u(out_w) + ow] = best, index
 
 
 @kernel
 def max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
     """out = the max of each window; argmax = its flat index h * W + w in the input plane."""
-    n_batch, channels = x.shape[:2]
-    two_by_two = is_2x2(kernel, stride, padding) and dilation[0] == 1 and dilation[1] == 1
+    n_batch, channels, height, width = x.shape
+    out_h, out_w = out.shape[2:]
+    two_by_two = (is_2x2(kernel, stride, padding) and dilation[0] == 1 and dilation[1] == 1
+                  and 2 * out_h <= height and 2 * out_w <= width)  # fmt: skip
     for item in prange(n_batch * channels):
         n, c = item // channels, item % channels
         if two_by_two:
-            max_pool_plane(x[n, c], out[n, c], argmax[n, c], (2, 2), (2, 2), (0, 0), (1, 1))
+            max_pool_plane_2x2(x[n, c].reshape(-1), out[n, c].reshape(-1), argmax[n, c].reshape(-1), width, out_h, out_w)
         else:
             max_pool_plane(x[n, c], out[n, c], argmax[n, c], kernel, stride, padding, dilation)
 
