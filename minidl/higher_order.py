@@ -65,6 +65,12 @@ class GraphContext:
                 found[source[1]] = attached(node, source, array)
         return tuple(found)
 
+    def input_with_value(self, index, array):
+        """Input ``index`` attached to the graph with the value ``array``, which the op rebuilt from
+        what its forward kept (normalization keeps x_hat, not x): the derivatives flow to where the
+        input came from; its value is the rebuilt one, equal to rounding."""
+        return attached(self._node, ("input", index), array)
+
     @property
     def constants(self):
         """The saved arrays as constant Tensors, for a ``graph_backward`` whose saved arrays do not

@@ -48,17 +48,16 @@ class Normalize(Function):
         out = x_hat if weight is None else x_hat * weight.reshape(param_shape)
         if bias is not None:
             out = out + bias.reshape(param_shape)
-        ctx.save_for_backward(x, mean, inv_std, *affine)  # x, not x_hat: the same memory, and x is in the graph
+        ctx.save_for_backward(x_hat, mean, inv_std, *affine)
         ctx.layout = stat_shape, axes, param_shape, None if bias is None else bias.shape, batch_stats
         ctx.eps, ctx.stats = eps, None if batch_stats else (mean, var)
         return out.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        x, mean, inv_std = ctx.saved[:3]
+        x_hat, _, inv_std = ctx.saved[:3]
         stat_shape, axes, param_shape, bias_shape, batch_stats = ctx.layout
         weight = ctx.saved[3] if len(ctx.saved) > 3 + (bias_shape is not None) else None
-        x_hat = ((x.reshape(stat_shape) - mean) * inv_std).reshape(x.shape)  # as forward computed it
         g_hat = (grad if weight is None else grad * weight.reshape(param_shape)).reshape(stat_shape)
         if batch_stats:
             h = x_hat.reshape(stat_shape)
@@ -76,9 +75,14 @@ class Normalize(Function):
 
     @staticmethod
     def graph_backward(ctx, grad):
-        """The vector-Jacobian product of ``normalize_reference``, recorded."""
+        """The vector-Jacobian product of ``normalize_reference``, recorded.  Forward kept x_hat, not x
+        (one array, as the backward needs): x's value is rebuilt as x_hat / inv_std + mean, to
+        rounding, and attached where x is in the graph."""
         stat_shape, axes, param_shape, bias_shape, _ = ctx.layout
-        return _recorded_normalize(ctx, grad, stat_shape, axes, param_shape, bias_shape is not None)
+        x_hat, mean, inv_std = (constant.array for constant in ctx.constants[:3])
+        x = (x_hat.reshape(stat_shape) / inv_std + mean).reshape(x_hat.shape)
+        inputs = (ctx.input_with_value(0, x),) + ctx.inputs[1:]
+        return _recorded_normalize(ctx, grad, stat_shape, axes, param_shape, bias_shape is not None, inputs)
 
 
 class ChannelNormalize(Function):
@@ -215,7 +219,7 @@ def normalize_reference(x, weight, bias, eps, stat_shape, axes, param_shape, sta
     return out if bias is None else out + bias.reshape(param_shape)
 
 
-def _recorded_normalize(ctx, grad, stat_shape, axes, param_shape, has_bias, rows=None):
+def _recorded_normalize(ctx, grad, stat_shape, axes, param_shape, has_bias, inputs=None, rows=None):
     """The ``graph_backward`` of the three ops: the vector-Jacobian product of
     ``normalize_reference`` of their inputs (x, then gamma and beta where present), recorded; x is
     first seen as rows of ``rows`` values when given (layer norm's gamma and beta are rows)."""
@@ -227,7 +231,7 @@ def _recorded_normalize(ctx, grad, stat_shape, axes, param_shape, has_bias, rows
         out = normalize_reference(seen, weight, bias, ctx.eps, stat_shape, axes, param_shape, ctx.stats)
         return out if rows is None else out.reshape(x.shape)
 
-    return recorded_vjp(normalize, ctx.inputs, (grad,))
+    return recorded_vjp(normalize, ctx.inputs if inputs is None else inputs, (grad,))
 
 
 def _channel_axes(ndim):
