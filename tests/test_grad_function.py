@@ -94,6 +94,8 @@ def test_errors():
     loss = program(md, x, w)[0]
     with pytest.raises(RuntimeError, match=r"grad: input 0 \(shape \(3,\)\) does not require grad"):
         md.autograd.grad(loss, [md.tensor([1.0, 2.0, 3.0])])
+    with pytest.raises(ValueError, match=r"grad: grad_outputs\[0\] has shape \(4,\), but outputs\[0\] has shape \(3,\)"):
+        md.autograd.grad(x * 2, [x], grad_outputs=[md.ones(4)], create_graph=True)
     with pytest.raises(ValueError, match="grad: got 2 grad_outputs for 1 outputs"):
         md.autograd.grad(loss, [x], grad_outputs=[None, None])
     with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
