@@ -191,12 +191,14 @@ md.viz.show(fig, "12_saliency.png")
 #    **Expected observation:** $f'' = e^{-x^2/4}\big(-\sin x - x\cos x + (x^2/4 - 1/2)\sin x\big)$
 #    agrees with `second` to about 1e-15.
 #
-# 3. **An op without a second derivative.** Try `md.autograd.grad(md.cumsum(x, dim=0).sum(), x,
-#    create_graph=True)`.
+# 3. **A fused op.** Every op of minidl has a second derivative, except the fused kernels of the
+#    recurrent layers, which keep only what their own backward needs. Run an `md.nn.LSTM(1, 3)` on
+#    `x` seen as a sequence (`x.reshape(3, 1, 1)`) and ask `md.autograd.grad(out.sum(), x,
+#    create_graph=True)`; then the same inside `with md.config.override(recurrent_algorithm="unfused"):`.
 #
-#    **Expected observation:** a NotImplementedError naming CumSum, raised before anything runs:
-#    minidl records second derivatives for the core elementwise ops, reductions, matmul, linear,
-#    reshapes, softmax and cross-entropy so far, and never returns a silently wrong (zero) one.
+#    **Expected observation:** the first raises a NotImplementedError naming LSTMSequence and the
+#    switch, before anything runs (never a silently wrong zero); the second works: the layer is
+#    then a graph of small ops, each twice differentiable.
 
 # %%
 md.testing.progress()
