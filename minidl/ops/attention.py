@@ -57,26 +57,24 @@ class AttentionWeights(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        q, k, weights = ctx.saved
-        needs_q, needs_k = ctx.needs_input_grad[:2]
-        d_scores = weights * (grad - (grad * weights).sum(axis=-1, keepdims=True))
-        d_mask = (d_scores,) if len(ctx.needs_input_grad) == 3 else ()
-        d_scaled = d_scores * ctx.scale
-        d_q = product(d_scaled, k) if needs_q else None
-        d_k = product(d_scaled.swapaxes(-1, -2), q) if needs_k else None
-        return (d_q, d_k) + d_mask
+        return _attention_gradients(ctx, grad, *ctx.saved, product, lambda a: a.swapaxes(-1, -2))
 
     @staticmethod
     def graph_backward(ctx, grad):
         """The same formula on Tensors (for gradients of gradients)."""
-        q, k, weights = ctx.saved
-        needs_q, needs_k = ctx.needs_input_grad[:2]
-        d_scores = weights * (grad - (grad * weights).sum(dim=-1, keepdim=True))
-        d_mask = (d_scores,) if len(ctx.needs_input_grad) == 3 else ()
-        d_scaled = d_scores * ctx.scale
-        d_q = matmul(d_scaled, k) if needs_q else None
-        d_k = matmul(d_scaled.transpose(-1, -2), q) if needs_k else None
-        return (d_q, d_k) + d_mask
+        return _attention_gradients(ctx, grad, *ctx.saved, matmul, lambda a: a.transpose(-1, -2))
+
+
+def _attention_gradients(ctx, grad, q, k, weights, matmul, swap_last_axes):
+    """``AttentionWeights``'s backward formula, written once for arrays (``product`` and NumPy's
+    swapaxes) and for Tensors (minidl's ``matmul`` and ``transpose``, so that it is recorded)."""
+    needs_q, needs_k = ctx.needs_input_grad[:2]
+    d_scores = weights * (grad - (grad * weights).sum(-1, keepdims=True))
+    d_mask = (d_scores,) if len(ctx.needs_input_grad) == 3 else ()
+    d_scaled = d_scores * ctx.scale
+    d_q = matmul(d_scaled, k) if needs_q else None
+    d_k = matmul(swap_last_axes(d_scaled), q) if needs_k else None
+    return (d_q, d_k) + d_mask
 
 
 def _check_inputs(query, key, value):
