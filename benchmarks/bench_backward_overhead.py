@@ -10,7 +10,8 @@ step against the same step at an earlier commit, in one run.
 64 steps at batch 32, each in a process of its own, with this checkout's minidl and with the
 ``--baseline`` commit's (checked out into a temporary folder with ``git worktree``), alternating
 over ``--rounds`` rounds; median of the per-process medians.  Ratio = this tree / baseline
-(1.0: no slowdown).  BLAS on 2 threads.
+(1.0: no slowdown).  BLAS on 2 threads.  Also the peak memory NumPy allocates during one step
+(tracemalloc), in each tree.
 """
 import argparse
 import json
@@ -71,14 +72,20 @@ with threadpool_limits(2, user_api="blas"):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-print(json.dumps(sorted(times)[len(times) // 2] * 1e3))
+import tracemalloc
+tracemalloc.start()
+step()
+peak = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+print(json.dumps([sorted(times)[len(times) // 2] * 1e3, peak / 2**20]))
 """
 
 WORKLOADS = {"cnn": "MNIST CNN train step, batch 64, Adam", "lstm": "LSTM(32->128) seq 64 batch 32 train step, Adam"}
 
 
-def median_ms(tree, workload, steps):
-    """One process with ``tree``'s minidl on the path: the median step time in ms."""
+def median_ms_and_peak_mib(tree, workload, steps):
+    """One process with ``tree``'s minidl on the path: the median step time in ms, and the peak
+    memory NumPy allocated during one more step (tracemalloc, MiB)."""
     result = subprocess.run([sys.executable, "-c", WORKER, workload, str(steps)], cwd=tree, capture_output=True,
                             text=True, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -98,20 +105,24 @@ def main():
         try:
             rows = []
             for workload, case in WORKLOADS.items():
-                median_ms(baseline, workload, 2), median_ms(ROOT, workload, 2)  # compile and cache the kernels
+                for tree in (baseline, ROOT):  # compile and cache the kernels
+                    median_ms_and_peak_mib(tree, workload, 2)
                 now, before = [], []
                 for _ in range(args.rounds):
-                    now.append(median_ms(ROOT, workload, args.steps))
+                    now.append(median_ms_and_peak_mib(ROOT, workload, args.steps))
                     time.sleep(0.5)
-                    before.append(median_ms(baseline, workload, args.steps))
+                    before.append(median_ms_and_peak_mib(baseline, workload, args.steps))
                     time.sleep(0.5)
-                now_ms, before_ms = statistics.median(now), statistics.median(before)
-                rows.append({"case": case, "this_tree_ms": now_ms, "baseline_ms": before_ms, "ratio": now_ms / before_ms})
+                now_ms, before_ms = (statistics.median(ms for ms, _ in runs) for runs in (now, before))
+                rows.append({"case": case, "this_tree_ms": now_ms, "baseline_ms": before_ms, "ratio": now_ms / before_ms,
+                             "this_tree_peak_mib": now[0][1], "baseline_peak_mib": before[0][1]})
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], capture_output=True)
-    print(f"\nthis tree against {args.baseline}, one process per measurement\n{'case':<50}{'now ms':>10}{'before ms':>11}{'ratio':>7}")
+    print(f"\nthis tree against {args.baseline}, one process per measurement\n{'case':<50}{'now ms':>10}{'before ms':>11}"
+          f"{'ratio':>7}{'now MiB':>9}{'before MiB':>11}")
     for row in rows:
-        print(f"{row['case']:<50}{row['this_tree_ms']:>10.2f}{row['baseline_ms']:>11.2f}{row['ratio']:>7.2f}")
+        print(f"{row['case']:<50}{row['this_tree_ms']:>10.2f}{row['baseline_ms']:>11.2f}{row['ratio']:>7.2f}"
+              f"{row['this_tree_peak_mib']:>9.1f}{row['baseline_peak_mib']:>11.1f}")
     Path(args.out).write_text(json.dumps({"machine": _timing.machine(), "baseline": args.baseline, "rows": rows},
                                          indent=2) + "\n")
 
