@@ -150,11 +150,13 @@ def _check_supported(consumers, leaves, sink):
     with tensor hooks (which this path does not run), among the nodes whose backward will run."""
     nodes = [key for key in consumers if isinstance(key, autograd.Node) and sink.runs(key)]
     missing = {node.name: node.function for node in nodes if not has_graph_backward(node.function)}
+    fused = sorted(name for name, function in missing.items() if function.first_order_only)
+    if fused:
+        raise NotImplementedError(f"create_graph=True: no second derivative through {fused[0]}: it is "
+                                  f"{missing[fused[0]].first_order_only}")
     if missing:
-        reasons = "".join(f"; {name} is {function.first_order_only}" for name, function in sorted(missing.items())
-                          if function.first_order_only)
         raise NotImplementedError(
-            f"create_graph=True: no differentiable backward yet for {', '.join(sorted(missing))}{reasons}; the ops "
+            f"create_graph=True: no differentiable backward yet for {', '.join(sorted(missing))}; the ops "
             "that have one set differentiable_backward or define graph_backward (minidl/higher_order.py)"
         )
     hooked_leaves = [key for key in consumers if not isinstance(key, autograd.Node)]
