@@ -1,0 +1,146 @@
+"""Where the time of an LSTM layer goes on the CPU: a per-phase profile, 2 threads.
+
+    python benchmarks/profile_rnn.py [--repeats 20] [--out benchmarks/results/rnn_profile.json]
+
+For bench_rnn's shape (LSTM(32 -> 128) over 64 steps at batch 32, float32), runs the steps of
+``LSTMSequence`` (``minidl/ops/recurrent.py``) exactly as the op does, with a clock around each
+phase:
+
+    forward   input projection (x W_ih^T + b, all steps at once), recurrent product (h W_hh^T, per
+              step), gate activation (e^-a by NumPy, then the fused kernel), state copies
+    backward  gate backward (the fused kernel), recurrent product (d_gates W_hh, per step),
+              weight products (dW_hh = D^T H, dW_ih = D^T X, dx = D W_ih, once each), bias sums
+
+``ms`` is a phase's median time per layer call, ``share`` its fraction of the phases' sum; the
+layer's own median times (called as a learner calls it, input needing a gradient) are printed
+beside them, measured separately (on a noisy machine the two can differ either way).  Written as
+JSON with the machine record.
+"""
+import argparse
+import collections
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _timing  # noqa: E402
+
+import minidl as md  # noqa: E402
+from minidl.ops import recurrent as R  # noqa: E402
+
+SEQ_LEN, BATCH, INPUT_SIZE, HIDDEN_SIZE = 64, 32, 32, 128
+
+
+class Clock:
+    """Per-phase seconds of one pass: ``with clock("gate activation"): ...``."""
+
+    def __init__(self):
+        self.seconds = collections.Counter()
+
+    def __call__(self, phase):
+        clock = self
+
+        class Timer:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                clock.seconds[phase] += time.perf_counter() - self.start
+
+        return Timer()
+
+
+def passes(x, weights, clock_forward, clock_backward):
+    """One forward and backward of the layer, step by step as ``LSTMSequence`` runs them."""
+    w_ih, w_hh, b_ih, b_hh = weights
+    steps = range(SEQ_LEN)
+    with clock_forward("input projection"):
+        gates_all = (x.reshape(-1, INPUT_SIZE) @ w_ih.T + (b_ih + b_hh)).reshape(SEQ_LEN, BATCH, -1)
+    w_t = np.ascontiguousarray(w_hh.T)
+    h, c = np.zeros((BATCH, HIDDEN_SIZE), np.float32), np.zeros((BATCH, HIDDEN_SIZE), np.float32)
+    previous_h = np.empty((SEQ_LEN, BATCH, HIDDEN_SIZE), np.float32)
+    previous_c, tanh_c_all, outputs = np.empty_like(previous_h), np.empty_like(previous_h), np.empty_like(previous_h)
+    for t in steps:
+        with clock_forward("recurrent product"):
+            gates_all[t] += h @ w_t
+        with clock_forward("state copies"):
+            previous_h[t], previous_c[t] = h, c
+        with clock_forward("gate activation"):
+            c = R._lstm_gates_forward(gates_all[t], c, tanh_c_all[t], outputs[t])
+        h = outputs[t]
+    fused = R.fused_lstm_kernels(gates_all)
+    d_gates_all = np.empty_like(gates_all)
+    dh, dc = np.zeros_like(h), np.zeros_like(c)
+    grad_outputs = np.ones_like(outputs)
+    for t in reversed(steps):
+        with clock_backward("gate backward"):
+            g_h = grad_outputs[t] + dh
+            dc_prev = np.empty_like(dc)
+            fused.lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, dc, d_gates_all[t], dc_prev)
+        with clock_backward("recurrent product"):
+            dh, dc = d_gates_all[t] @ w_hh, dc_prev
+    flat = d_gates_all.reshape(-1, gates_all.shape[2])
+    with clock_backward("weight products"):
+        flat.T @ previous_h.reshape(-1, HIDDEN_SIZE)
+        flat.T @ x.reshape(-1, INPUT_SIZE)
+        flat @ w_ih
+    with clock_backward("bias sums"):
+        flat.sum(axis=0)
+
+
+def layer_medians(x, repeats):
+    """The layer's own median forward and forward+backward time, as a learner calls it (ms)."""
+    md.manual_seed(0)
+    layer = md.nn.LSTM(INPUT_SIZE, HIDDEN_SIZE)
+    inputs = md.tensor(x, requires_grad=True)
+
+    def forward():
+        return layer(inputs)[0]
+
+    def forward_backward():
+        forward().sum().backward()
+
+    return [1e3 * _timing.median_seconds(fn, repeats) for fn in (forward, forward_backward)]
+
+
+def table(seconds_per_call):
+    """{phase: {"ms", "share"}}, the share of the sum of the phases."""
+    total = sum(seconds_per_call.values())
+    return {phase: {"ms": round(1e3 * s, 3), "share": round(s / total, 3)} for phase, s in seconds_per_call.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "rnn_profile.json"))
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((SEQ_LEN, BATCH, INPUT_SIZE)).astype(np.float32)
+    weights = [rng.uniform(-0.1, 0.1, shape).astype(np.float32) for shape in
+               [(4 * HIDDEN_SIZE, INPUT_SIZE), (4 * HIDDEN_SIZE, HIDDEN_SIZE), (4 * HIDDEN_SIZE,), (4 * HIDDEN_SIZE,)]]
+    with threadpool_limits(2, user_api="blas"):
+        forward_ms, forward_backward_ms = layer_medians(x, args.repeats)
+        runs = []
+        for _ in range(args.repeats):
+            clocks = Clock(), Clock()
+            passes(x, weights, *clocks)
+            runs.append(clocks)
+    phases = [{phase: statistics.median(run[k].seconds[phase] for run in runs) for phase in runs[0][k].seconds}
+              for k in (0, 1)]  # fmt: skip
+    forward, backward = table(phases[0]), table(phases[1])
+    print(f"LSTM({INPUT_SIZE}->{HIDDEN_SIZE}), seq {SEQ_LEN}, batch {BATCH}, float32, 2 threads: the layer "
+          f"{forward_ms:.2f} ms forward, {forward_backward_ms - forward_ms:.2f} ms backward; its phases run one by one:")
+    for name, rows in (("forward", forward), ("backward", backward)):
+        for phase, row in rows.items():
+            print(f"  {name:<9}{phase:<20}{row['ms']:>8.3f} ms {100 * row['share']:>5.1f}%")
+    _timing.write_json(args.out, [{"case": f"LSTM({INPUT_SIZE}->{HIDDEN_SIZE}) seq {SEQ_LEN} batch {BATCH}",
+                                   "forward_ms": forward_ms, "backward_ms": forward_backward_ms - forward_ms,
+                                   "forward": forward, "backward": backward}])
+
+
+if __name__ == "__main__":
+    main()
