@@ -6,6 +6,8 @@ in the same run, after warm-up, as the median of repeats.
     write_json("benchmarks/results/conv.json", rows)
 """
 import argparse
+import collections
+import contextlib
 import datetime
 import json
 import os
@@ -13,8 +15,11 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def block_seconds(fn, repeats, warmup):
@@ -55,6 +60,42 @@ def compare(case, ours, theirs, repeats=20, warmup=3, rounds=5, pause=0.2, **ext
         time.sleep(pause)
     m, t = statistics.median(ours_times), statistics.median(theirs_times)
     return {"case": case, "minidl_ms": 1e3 * m, "torch_ms": 1e3 * t, "ratio": m / t, **extra}
+
+
+class Clock:
+    """Per-phase seconds, summed over calls (and threads): ``with clock("gemm"): ...`` (the
+    profile scripts)."""
+
+    def __init__(self):
+        self.seconds = collections.Counter()
+
+    @contextlib.contextmanager
+    def __call__(self, phase):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def checkout(commit):
+    """The repository at ``commit``, checked out into a temporary folder with ``git worktree``
+    (removed afterwards): a tree whose minidl another process can import (``tree_env``)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit],
+                       check=True, capture_output=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
+def tree_env(tree):
+    """The environment of a process that imports ``tree``'s minidl and kernels (ahead of the
+    installed checkout)."""
+    return {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}
 
 
 def add_process_arguments(parser, repeats=30, rounds=3):

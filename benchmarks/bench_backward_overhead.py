@@ -18,14 +18,13 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _timing  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = _timing.ROOT
 
 WORKER = r"""
 import json, sys, time
@@ -87,7 +86,7 @@ def median_ms_and_peak_mib(tree, workload, steps):
     """One process with ``tree``'s minidl on the path: the median step time in ms, and the peak
     memory NumPy allocated during one more step (tracemalloc, MiB)."""
     result = subprocess.run([sys.executable, "-c", WORKER, workload, str(steps)], cwd=tree, capture_output=True,
-                            text=True, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}, check=True)
+                            text=True, env=_timing.tree_env(tree), check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -98,26 +97,20 @@ def main():
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "backward_overhead.json"))
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        baseline = Path(scratch) / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(baseline), args.baseline],
-                       check=True, capture_output=True)
-        try:
-            rows = []
-            for workload, case in WORKLOADS.items():
-                for tree in (baseline, ROOT):  # compile and cache the kernels
-                    median_ms_and_peak_mib(tree, workload, 2)
-                now, before = [], []
-                for _ in range(args.rounds):
-                    now.append(median_ms_and_peak_mib(ROOT, workload, args.steps))
-                    time.sleep(0.5)
-                    before.append(median_ms_and_peak_mib(baseline, workload, args.steps))
-                    time.sleep(0.5)
-                now_ms, before_ms = (statistics.median(ms for ms, _ in runs) for runs in (now, before))
-                rows.append({"case": case, "this_tree_ms": now_ms, "baseline_ms": before_ms, "ratio": now_ms / before_ms,
-                             "this_tree_peak_mib": now[0][1], "baseline_peak_mib": before[0][1]})
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], capture_output=True)
+    rows = []
+    with _timing.checkout(args.baseline) as baseline:
+        for workload, case in WORKLOADS.items():
+            for tree in (baseline, ROOT):  # compile and cache the kernels
+                median_ms_and_peak_mib(tree, workload, 2)
+            now, before = [], []
+            for _ in range(args.rounds):
+                now.append(median_ms_and_peak_mib(ROOT, workload, args.steps))
+                time.sleep(0.5)
+                before.append(median_ms_and_peak_mib(baseline, workload, args.steps))
+                time.sleep(0.5)
+            now_ms, before_ms = (statistics.median(ms for ms, _ in runs) for runs in (now, before))
+            rows.append({"case": case, "this_tree_ms": now_ms, "baseline_ms": before_ms, "ratio": now_ms / before_ms,
+                         "this_tree_peak_mib": now[0][1], "baseline_peak_mib": before[0][1]})
     print(f"\nthis tree against {args.baseline}, one process per measurement\n{'case':<50}{'now ms':>10}{'before ms':>11}"
           f"{'ratio':>7}{'now MiB':>9}{'before MiB':>11}")
     for row in rows:

@@ -16,14 +16,13 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _timing  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = _timing.ROOT
 SCRIPTS = ["bench_conv.py", "bench_conv_extra.py", "bench_rnn.py", "bench_attention.py", "bench_train.py"]
 
 
@@ -31,8 +30,7 @@ def worker_times(script, tree, args):
     """{case: [seconds, ...]} from one ``--worker minidl`` process of ``script`` with ``tree``'s minidl."""
     command = [sys.executable, str(HERE / script), "--worker", "minidl", "--threads", "2",
                "--repeats", str(max(1, args.repeats // args.rounds)), "--warmup", "3"]
-    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tree,
-                            env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tree, env=_timing.tree_env(tree))
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -44,22 +42,16 @@ def main():
     parser.add_argument("--out", default=str(HERE / "results" / "compare_trees.json"))
     args = parser.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as scratch:
-        baseline = Path(scratch) / "baseline"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(baseline), args.baseline],
-                       check=True, capture_output=True)
-        try:
-            for script in SCRIPTS:
-                times = {"now": {}, "before": {}}
-                for _ in range(args.rounds):
-                    for label, tree in (("now", ROOT), ("before", baseline)):
-                        for case, seconds in worker_times(script, tree, args).items():
-                            times[label].setdefault(case, []).extend(seconds)
-                for case in times["now"]:
-                    now, before = (1e3 * statistics.median(times[label][case]) for label in ("now", "before"))
-                    rows.append({"script": script, "case": case, "now_ms": now, "before_ms": before, "ratio": now / before})
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], capture_output=True)
+    with _timing.checkout(args.baseline) as baseline:
+        for script in SCRIPTS:
+            times = {"now": {}, "before": {}}
+            for _ in range(args.rounds):
+                for label, tree in (("now", ROOT), ("before", baseline)):
+                    for case, seconds in worker_times(script, tree, args).items():
+                        times[label].setdefault(case, []).extend(seconds)
+            for case in times["now"]:
+                now, before = (1e3 * statistics.median(times[label][case]) for label in ("now", "before"))
+                rows.append({"script": script, "case": case, "now_ms": now, "before_ms": before, "ratio": now / before})
     print(f"\nthis tree against {args.baseline}, minidl only, separate processes\n"
           f"{'case':<60}{'now ms':>10}{'before ms':>11}{'ratio':>7}")
     for row in rows:

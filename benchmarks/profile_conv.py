@@ -19,12 +19,10 @@ each in a fresh process with OPENBLAS_CORETYPE unset (OpenBLAS picks its kernel 
 with OPENBLAS_CORETYPE=Haswell (AVX2 kernels).  Everything is written as JSON with the machine.
 """
 import argparse
-import collections
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -49,25 +47,6 @@ CASES = [
 FORWARD_PHASES = ("im2col", "gemm", "bias", "layout")
 WEIGHT_GRADIENTS = ("g @ cols^T", "cols @ g^T")  # (m, inner N OH OW, n)
 BACKWARD_PHASES = ("im2col", "grad layout", "weight gemm", "bias", "input gemm", "col2im", "reduce")
-
-
-class Clock:
-    """Per-phase seconds, summed over calls and threads: ``with clock("gemm"): ...``."""
-
-    def __init__(self):
-        self.seconds = collections.Counter()
-
-    def __call__(self, phase):
-        clock = self
-
-        class Timed:
-            def __enter__(self):
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc):
-                clock.seconds[phase] += time.perf_counter() - self.start
-
-        return Timed()
 
 
 def as_images(x_shape, w_shape, padding):
@@ -132,7 +111,7 @@ def median_phases(run, phases, repeats):
     """Per-phase ms (thread-summed time / threads) and shares, medians over ``repeats`` runs."""
     samples = []
     for _ in range(repeats + 2):
-        clock = Clock()
+        clock = _timing.Clock()
         run(clock)
         samples.append(clock.seconds)
     samples = samples[2:]  # warm-up: compile, caches

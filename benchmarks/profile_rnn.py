@@ -17,10 +17,8 @@ beside them, measured separately (on a noisy machine the two can differ either w
 JSON with the machine record.
 """
 import argparse
-import collections
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,25 +31,6 @@ import minidl as md  # noqa: E402
 from minidl.ops import recurrent as R  # noqa: E402
 
 SEQ_LEN, BATCH, INPUT_SIZE, HIDDEN_SIZE = 64, 32, 32, 128
-
-
-class Clock:
-    """Per-phase seconds of one pass: ``with clock("gate activation"): ...``."""
-
-    def __init__(self):
-        self.seconds = collections.Counter()
-
-    def __call__(self, phase):
-        clock = self
-
-        class Timer:
-            def __enter__(self):
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc):
-                clock.seconds[phase] += time.perf_counter() - self.start
-
-        return Timer()
 
 
 def passes(x, weights, clock_forward, clock_backward):
@@ -126,7 +105,7 @@ def main():
         forward_ms, forward_backward_ms = layer_medians(x, args.repeats)
         runs = []
         for _ in range(args.repeats):
-            clocks = Clock(), Clock()
+            clocks = _timing.Clock(), _timing.Clock()
             passes(x, weights, *clocks)
             runs.append(clocks)
     phases = [{phase: statistics.median(run[k].seconds[phase] for run in runs) for phase in runs[0][k].seconds}
