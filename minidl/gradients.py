@@ -83,9 +83,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     for number, (out, gradient) in enumerate(zip(outputs, grad_outputs)):
-        if gradient is not None and tuple(getattr(gradient, "shape", ())) != tuple(out.shape):
-            raise ValueError(f"grad: grad_outputs[{number}] has shape {tuple(getattr(gradient, 'shape', ()))}, but "
-                             f"outputs[{number}] has shape {tuple(out.shape)}")
+        shape = None if gradient is None else tuple(getattr(gradient, "shape", ()))
+        if shape is not None and shape != tuple(out.shape):
+            raise ValueError(f"grad: grad_outputs[{number}] has shape {shape}, but outputs[{number}] has shape "
+                             f"{tuple(out.shape)}")
     for number, tensor in enumerate(inputs):
         if not tensor.requires_grad:
             raise RuntimeError(f"grad: input {number} (shape {tuple(tensor.shape)}) does not require grad")

@@ -177,13 +177,13 @@ def _graph_backward(node, grad_outputs):
 def recorded_vjp(forward, inputs, grad_outputs):
     """A ``graph_backward`` for an op whose fast kernel has no formula on Tensors: run ``forward``,
     the op written with differentiable Tensor ops (its readable version), on ``inputs`` (the op's
-    inputs as ``GraphContext.saved`` gives them, attached to the graph), and return its
+    inputs as ``GraphContext.inputs`` gives them, attached to the graph), and return its
     vector-Jacobian product with ``grad_outputs``, recorded:  d/d inputs <forward(inputs), grads>.
     One gradient per input; None for an input that needs none."""
     from minidl.gradients import grad
 
     # Each input that needs a gradient enters through a view of its own: where one input depends on
-    # another (an LSTM's h on b_hh through earlier steps), the gradient at the view is the partial
+    # another (an RNN step's h on b_hh through the earlier steps), the gradient at the view is the partial
     # derivative, while at the input itself it would add the earlier path, which the outer backward
     # pass then counts a second time.
     inputs = [x.view_as(x) if isinstance(x, Tensor) and x.requires_grad else x for x in inputs]
