@@ -104,7 +104,13 @@ def add_process_arguments(parser, repeats=30, rounds=3):
     parser.add_argument("--rounds", type=int, default=rounds, help="processes per library, alternating")
     parser.add_argument("--threads", type=int, default=2, help="threads of each library (torch's; BLAS's)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls per case in each process")
+    parser.add_argument("--only", default="", help="time only the cases whose name contains this text")
     parser.add_argument("--worker", choices=["minidl", "torch"], help=argparse.SUPPRESS)
+
+
+def selected(cases, args):
+    """The cases whose name contains ``args.only`` (all of them by default)."""
+    return [case for case in cases if args.only in case]
 
 
 def worker(stepper, cases, args):
@@ -119,7 +125,7 @@ def worker(stepper, cases, args):
         library.set_num_threads(args.threads)
     else:
         import minidl as library
-    print(json.dumps({case: block_seconds(stepper(library, case), args.repeats, args.warmup) for case in cases}))
+    print(json.dumps({case: block_seconds(stepper(library, case), args.repeats, args.warmup) for case in selected(cases, args)}))
 
 
 def compare_in_processes(script, cases, args):
@@ -129,11 +135,12 @@ def compare_in_processes(script, cases, args):
     are over all calls of each side.  In one process, a library runs slower after the other has
     run (measured: conv1d 2.35 -> 2.75 ms after one torch call, and worse right after torch's
     blocks), and a training loop calls one library back to back."""
+    cases = selected(cases, args)
     times = {"minidl": {case: [] for case in cases}, "torch": {case: [] for case in cases}}
     for _ in range(args.rounds):
         for library_name, per_case in times.items():
             command = [sys.executable, str(script), "--worker", library_name, "--threads", str(args.threads),
-                       "--repeats", str(max(1, args.repeats // args.rounds)), "--warmup", str(args.warmup)]
+                       "--repeats", str(max(1, args.repeats // args.rounds)), "--warmup", str(args.warmup), "--only", args.only]
             result = subprocess.run(command, capture_output=True, text=True, check=True)
             for case, seconds in json.loads(result.stdout.strip().splitlines()[-1]).items():
                 per_case[case] += seconds

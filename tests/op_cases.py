@@ -943,6 +943,25 @@ def _conv1d(draw, rng):
     return inputs, lambda *t: F.conv1d(*t, **options), lambda *t: TF.conv1d(*t, **options)
 
 
+@case("conv2d, few taps")
+def _conv2d_few_taps(draw, rng):
+    """A first layer: one group and C kh kw <= 9 taps, which ``minidl.ops.conv.Conv2dFewTaps``
+    runs (compiled per tap count); any stride, padding and dilation; images wider than a vector
+    of outputs and narrower; with or without a bias."""
+    channels = draw(st.integers(1, 3))
+    kernel = draw(st.sampled_from([(kh, kw) for kh in (1, 2, 3) for kw in (1, 2, 3) if channels * kh * kw <= 9]))
+    stride, dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2))), (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 1)), draw(st.integers(0, 2)))
+    size = tuple(d * (k - 1) + 1 + draw(st.integers(0, 4)) for k, d in zip(kernel, dilation))
+    size = (size[0], size[1] + draw(st.sampled_from([0, 18])))
+    batch = draw(st.sampled_from([(), (1,), (3,)]))
+    options = dict(stride=stride, padding=padding, dilation=dilation)
+    out_channels = draw(st.integers(1, 6))
+    inputs = [normal(rng, batch + (channels,) + size), normal(rng, (out_channels, channels) + kernel)]
+    inputs += _optional_bias(draw, rng, out_channels)
+    return inputs, lambda *t: F.conv2d(*t, **options), lambda *t: TF.conv2d(*t, **options)
+
+
 @case("conv_transpose2d")
 def _conv_transpose2d(draw, rng):
     """Images (N, C, H, W) or (C, H, W), grouped channels, stride, dilation, output_padding below

@@ -9,6 +9,8 @@ and the geometry here.
 """
 import collections
 
+import numpy as np
+
 from minidl import backend, parallel
 from minidl.autograd import Function
 from minidl.config import config
@@ -210,6 +212,70 @@ class Conv2dDirect(Convolution):
         return tuple(grads)
 
 
+class Conv2dFewTaps(Convolution):
+    """out[n] = W @ im2col(x[n]) + b, one sample at a time, each output plane written in place by
+    a compiled loop that holds the C kh kw taps' weights in registers (``kernels.few_taps``):
+    for a network's first layers, whose few taps (at most ``kernels.few_taps.MAX_TAPS``) make
+    im2col's one large product move more data than it computes.  Backward: dW and db from each
+    sample's columns again (db as the weight of an input of ones), dx as in ``Conv2dIm2col``.
+    ``convolve`` picks it under ``conv_algorithm = "im2col"`` (``has_few_taps``)."""
+
+    algorithm = "im2col"  # what its gradients of gradients run on
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, geometry=None):
+        from kernels import few_taps
+
+        images, weights = np.ascontiguousarray(x), np.ascontiguousarray(weight)
+        out = np.empty((x.shape[0], weight.shape[0]) + geometry.out_size, dtype=x.dtype)
+        bias_values = np.zeros(weight.shape[0], dtype=x.dtype) if bias is None else bias
+        kernel = few_taps.forward_kernel(weights[0].size)
+
+        def forward_chunk(samples):
+            kernel(images[samples], weights, bias_values, out[samples], *geometry[1:5])
+
+        parallel.map_chunks(forward_chunk, cache_chunks(images, weight.shape[0], geometry))
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = geometry
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from kernels import few_taps
+
+        x, weight = (np.ascontiguousarray(array) for array in ctx.saved)
+        grad, geometry = np.ascontiguousarray(grad), ctx.geometry
+        need_input, need_weight = ctx.needs_input_grad[:2]
+        need_bias = len(ctx.needs_input_grad) == 3
+        dx = np.zeros(x.shape, dtype=grad.dtype) if need_input else None
+        kernel = few_taps.weight_gradient_kernel(weight[0].size)
+        channels_out = weight.shape[0]
+
+        def backward_chunk(samples):
+            sums = None
+            if need_weight or need_bias:
+                sums = np.zeros((channels_out, weight[0].size), dtype=grad.dtype), np.zeros(channels_out, dtype=grad.dtype)
+                kernel(x[samples], grad[samples], *sums, *geometry[1:5])
+            if need_input:
+                col2im_of_product(kernel_module(grad), dx[samples], weight_by_group(weight, 1), rows_by_group(grad[samples], 1), geometry)
+            return sums
+
+        sums = parallel.map_chunks(backward_chunk, cache_chunks(x, channels_out, geometry))
+        grads = [dx, sum(dweight for dweight, _ in sums).reshape(weight.shape) if need_weight else None]
+        if need_bias:
+            grads.append(sum(dbias for _, dbias in sums))
+        return tuple(grads)
+
+
+def has_few_taps(x, weight, geometry):
+    """Whether ``Conv2dFewTaps`` runs this convolution: NumPy arrays of float32 or float64, one
+    group, at most ``kernels.few_taps.MAX_TAPS`` taps (C kh kw)."""
+    from kernels.few_taps import MAX_TAPS
+
+    return (not backend.is_cupy_array(x.array) and geometry.groups == 1 and x.dtype in (np.float32, np.float64)
+            and weight.dtype == x.dtype and weight.shape[1] * weight.shape[2] * weight.shape[3] <= MAX_TAPS)
+
+
 def weight_by_group(weight, groups):
     """The weight (O, C / groups, kh, kw) as one matrix per group, (groups, O / groups, C / groups kh kw)."""
     return weight.reshape(groups, weight.shape[0] // groups, -1)
@@ -305,8 +371,12 @@ def conv_geometry(op, x, kernel, stride, padding, dilation, groups):
 
 def convolve(x, weight, bias, geometry):
     """The convolution of images ``x`` (N, C, H, W) by ``weight`` (O, C / groups, kh, kw) of
-    ``geometry``, with the algorithm ``md.config.conv_algorithm`` names."""
-    return ALGORITHMS[config.conv_algorithm].apply(x, weight, *([] if bias is None else [bias]), geometry=geometry)
+    ``geometry``, with the algorithm ``md.config.conv_algorithm`` names ("im2col": with
+    ``Conv2dFewTaps`` where ``has_few_taps`` says so)."""
+    op = ALGORITHMS[config.conv_algorithm]
+    if op is Conv2dIm2col and has_few_taps(x, weight, geometry):
+        op = Conv2dFewTaps
+    return op.apply(x, weight, *([] if bias is None else [bias]), geometry=geometry)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
