@@ -11,7 +11,9 @@ by chunk on ``minidl.parallel``'s threads, exactly as the op does, with a clock 
               input GEMM (W^T @ g), col2im, reduce (the chunks' weight gradients summed)
 
 A phase's ``ms`` is its time summed over the threads, divided by the threads (its share of the
-wall time); ``share`` is its fraction of the pass.  ``op_ms`` is the op's own median time.
+wall time); ``share`` is its fraction of the pass.  ``op_ms`` is the op's own median time, and
+``op`` the op that runs: the first layer, 9 taps, runs ``Conv2dFewTaps`` (``kernels/few_taps.py``),
+so its phases show the im2col path it replaced.
 
 Then the GFLOP/s of each matrix product on its own (best of the repeats), whole batch on 2 threads
 and one chunk on 1 thread (as the op runs it): NumPy (``np.dot``) and torch (``torch.mm``) in blocks of their own,
@@ -133,6 +135,16 @@ def op_ms(x, w, b, padding, need_input, backward, repeats):
     return round(1e3 * _timing.median_seconds(run, repeats), 3)
 
 
+def op_that_runs(x, w, padding):
+    """The name of the Function that F.conv2d / F.conv1d runs on these shapes (``Conv2dFewTaps``
+    for a first layer: the phases above are then those of the im2col path it replaced)."""
+    conv = F.conv1d if x.ndim == 3 else F.conv2d
+    node = conv(md.tensor(x), md.tensor(w, requires_grad=True), padding=padding).grad_fn
+    while not node.function.__name__.startswith("Conv2d"):  # conv1d: a reshape of a conv2d
+        (node,) = node.parents
+    return node.function.__name__
+
+
 def phase_rows(repeats):
     rows = []
     for name, x_shape, w_shape, padding, need_input in CASES:
@@ -146,6 +158,7 @@ def phase_rows(repeats):
             "chunks": len(cache_chunks(x, w.shape[0], geometry)),
             "forward": forward,
             "backward": backward,
+            "op": op_that_runs(*originals[:2], padding),
             "op_forward_ms": op_ms(*originals, padding, need_input, False, repeats),
             "op_forward_backward_ms": op_ms(*originals, padding, need_input, True, repeats),
         })
@@ -217,7 +230,7 @@ def gemm_rates_in_process(coretype, repeats):
 
 def print_phases(rows):
     for row in rows:
-        print(f"\n{row['case']} ({row['chunks']} chunks); op: fwd {row['op_forward_ms']:.2f} ms, "
+        print(f"\n{row['case']} ({row['chunks']} chunks); op ({row['op']}): fwd {row['op_forward_ms']:.2f} ms, "
               f"fwd+bwd {row['op_forward_backward_ms']:.2f} ms")
         for direction in ("forward", "backward"):
             cells = ", ".join(f"{p} {v['ms']:.2f} ms ({100 * v['share']:.0f}%)" for p, v in row[direction].items())

@@ -27,8 +27,9 @@ class Config:
     """minidl's settings (per thread).
 
     ``conv_algorithm``: ``"im2col"`` (unfold the windows into a matrix, then one BLAS/cuBLAS
-    matrix product; the fast default) or ``"direct"`` (a loop over every output and tap; slower,
-    kept to read and compare).
+    matrix product; the fast default; on the CPU, convolutions with at most 9 taps C kh kw, a
+    network's first layer, take compiled per-sample loops instead, ``Conv2dFewTaps``) or
+    ``"direct"`` (a loop over every output and tap; slower, kept to read and compare).
 
     ``recurrent_algorithm``: ``"fused"`` (each LSTM/GRU step, or a whole LSTM layer direction, one op
     with a hand-written backward; the fast default) or ``"unfused"`` (the same steps as a graph of
