@@ -236,7 +236,7 @@ class Conv2dFewTaps(Convolution):
 
         parallel.map_chunks(forward_chunk, cache_chunks(images, weight.shape[0], geometry))
         ctx.save_for_backward(x, weight)
-        ctx.geometry = geometry
+        ctx.geometry, ctx.has_bias = geometry, bias is not None
         return out
 
     @staticmethod
@@ -246,7 +246,7 @@ class Conv2dFewTaps(Convolution):
         x, weight = (np.ascontiguousarray(array) for array in ctx.saved)
         grad, geometry = np.ascontiguousarray(grad), ctx.geometry
         need_input, need_weight = ctx.needs_input_grad[:2]
-        need_bias = len(ctx.needs_input_grad) == 3
+        need_bias = ctx.has_bias
         dx = np.zeros(x.shape, dtype=grad.dtype) if need_input else None
         kernel = few_taps.weight_gradient_kernel(weight[0].size)
         channels_out = weight.shape[0]
