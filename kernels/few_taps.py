@@ -75,6 +75,7 @@ def block_dots(rows, first_row, planes, first):
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
 def dot(row, plane):
+    """sum_p row[p] plane[p], for the planes and rows ``block_dots`` leaves over."""
     total = row.dtype.type(0)
     for p in range(_u(row.size)):
         total += row[p] * plane[p]
@@ -100,7 +101,7 @@ def weight_gradient_kernel(taps):
             im2col(x[n : n + 1], cols, out_size, kernel, stride, padding, dilation)
             planes = grad[n].reshape(channels_out, -1)
             for o in range(0, blocked, CHANNEL_BLOCK):  # the block's planes stay in cache over t
-                for t in range(0, taps, 2):  # rows t, t + 1 (the last: the ones when taps is odd)
+                for t in range(0, taps, 2):  # rows t and t + 1; with an odd tap count the last pair ends on the ones
                     for k, block in enumerate(block_dots(cols, t, planes, o)):
                         for m in range(CHANNEL_BLOCK):
                             sums[o + m, t + k] += block[m]

@@ -246,14 +246,13 @@ class Conv2dFewTaps(Convolution):
         x, weight = (np.ascontiguousarray(array) for array in ctx.saved)
         grad, geometry = np.ascontiguousarray(grad), ctx.geometry
         need_input, need_weight = ctx.needs_input_grad[:2]
-        need_bias = ctx.has_bias
         dx = np.zeros(x.shape, dtype=grad.dtype) if need_input else None
         kernel = few_taps.weight_gradient_kernel(weight[0].size)
         channels_out = weight.shape[0]
 
         def backward_chunk(samples):
             sums = None
-            if need_weight or need_bias:
+            if need_weight or ctx.has_bias:
                 sums = np.zeros((channels_out, weight[0].size), dtype=grad.dtype), np.zeros(channels_out, dtype=grad.dtype)
                 kernel(x[samples], grad[samples], *sums, *geometry[1:5])
             if need_input:
@@ -262,7 +261,7 @@ class Conv2dFewTaps(Convolution):
 
         sums = parallel.map_chunks(backward_chunk, cache_chunks(x, channels_out, geometry))
         grads = [dx, sum(dweight for dweight, _ in sums).reshape(weight.shape) if need_weight else None]
-        if need_bias:
+        if ctx.has_bias:
             grads.append(sum(dbias for _, dbias in sums))
         return tuple(grads)
 
