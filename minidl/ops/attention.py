@@ -52,7 +52,7 @@ class AttentionWeights(Function):
             scores = xp.where(keep, scores, -xp.inf).astype(q.dtype, copy=False)
         weights = _softmax_or_zeros(scores)
         ctx.save_for_backward(q, k, weights)
-        ctx.scale = scale
+        ctx.scale, ctx.has_mask = scale, bool(mask)
         return weights
 
     @staticmethod
@@ -70,7 +70,7 @@ def _attention_gradients(ctx, grad, q, k, weights, matmul, swap_last_axes):
     swapaxes) and for Tensors (minidl's ``matmul`` and ``transpose``, so that it is recorded)."""
     needs_q, needs_k = ctx.needs_input_grad[:2]
     d_scores = weights * (grad - (grad * weights).sum(-1, keepdims=True))
-    d_mask = (d_scores,) if len(ctx.needs_input_grad) == 3 else ()
+    d_mask = (d_scores,) if ctx.has_mask else ()
     d_scaled = d_scores * ctx.scale
     d_q = matmul(d_scaled, k) if needs_q else None
     d_k = matmul(swap_last_axes(d_scaled), q) if needs_k else None

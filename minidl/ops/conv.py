@@ -123,7 +123,7 @@ class Convolution(Function):
             input_gradient(grad, weight, ctx.geometry, tuple(x.shape[2:]), cls.algorithm) if need_input else None,
             weight_gradient(x, grad, ctx.geometry, cls.algorithm) if need_weight else None,
         )
-        return grads + ((grad.sum(dim=(0, 2, 3)),) if len(ctx.needs_input_grad) == 3 else ())
+        return grads + ((grad.sum(dim=(0, 2, 3)),) if ctx.has_bias else ())
 
 
 class Conv2dIm2col(Convolution):
@@ -149,7 +149,7 @@ class Conv2dIm2col(Convolution):
 
         parallel.map_chunks(forward_chunk, cache_chunks(images, weight.shape[0], geometry))
         ctx.save_for_backward(x, weight)
-        ctx.geometry = geometry
+        ctx.geometry, ctx.has_bias = geometry, bias is not None
         return out.reshape(x.shape[0], weight.shape[0], out_h, out_w)
 
     @staticmethod
@@ -159,7 +159,7 @@ class Conv2dIm2col(Convolution):
         geometry = ctx.geometry
         x, weight_rows = xp.ascontiguousarray(x), weight_by_group(weight, geometry.groups)
         need_input, need_weight = ctx.needs_input_grad[:2]
-        need_bias = len(ctx.needs_input_grad) == 3
+        need_bias = ctx.has_bias
         dx = xp.zeros(x.shape, dtype=grad.dtype) if need_input else None
 
         def backward_chunk(samples):
@@ -191,7 +191,7 @@ class Conv2dDirect(Convolution):
         kernels.conv_forward_direct(xp.ascontiguousarray(x), xp.ascontiguousarray(weight), out,
                                     g.stride, g.padding, g.dilation, g.groups)
         ctx.save_for_backward(x, weight)
-        ctx.geometry = geometry
+        ctx.geometry, ctx.has_bias = geometry, bias is not None
         return with_bias(out, bias)
 
     @staticmethod
@@ -207,7 +207,7 @@ class Conv2dDirect(Convolution):
         if ctx.needs_input_grad[1]:
             grads[1] = xp.empty(weight.shape, dtype=grad.dtype)
             kernels.conv_backward_weight_direct(grad, x, grads[1], g.stride, g.padding, g.dilation, g.groups)
-        if len(ctx.needs_input_grad) == 3:
+        if ctx.has_bias:
             grads.append(grad.sum(axis=(0, 2, 3)))
         return tuple(grads)
 

@@ -50,7 +50,7 @@ class TransposedConvolution(Function):
             CONVOLUTIONS[cls.algorithm].apply(grad, weight, geometry=ctx.geometry) if need_input else None,
             weight_gradient(grad, x, ctx.geometry, cls.algorithm) if need_weight else None,
         )
-        return grads + ((grad.sum(dim=(0, 2, 3)),) if len(ctx.needs_input_grad) == 3 else ())
+        return grads + ((grad.sum(dim=(0, 2, 3)),) if ctx.has_bias else ())
 
 
 class ConvTranspose2dIm2col(TransposedConvolution):
@@ -73,7 +73,7 @@ class ConvTranspose2dIm2col(TransposedConvolution):
 
         parallel.map_chunks(forward_chunk, cache_chunks(out, x.shape[1], geometry))
         ctx.save_for_backward(x, weight)
-        ctx.geometry = geometry
+        ctx.geometry, ctx.has_bias = geometry, bias is not None
         return out
 
     @staticmethod
@@ -83,7 +83,7 @@ class ConvTranspose2dIm2col(TransposedConvolution):
         grad, geometry = xp.ascontiguousarray(grad), ctx.geometry
         x, weight_rows = xp.ascontiguousarray(x), weight_by_group(weight, geometry.groups)
         need_input, need_weight = ctx.needs_input_grad[:2]
-        need_bias = len(ctx.needs_input_grad) == 3
+        need_bias = ctx.has_bias
         dx = xp.empty((x.shape[0], x.shape[1], x.shape[2] * x.shape[3]), dtype=grad.dtype) if need_input else None
 
         def backward_chunk(samples):
@@ -118,7 +118,7 @@ class ConvTranspose2dDirect(TransposedConvolution):
         kernels.conv_backward_input_direct(xp.ascontiguousarray(x), xp.ascontiguousarray(weight), out,
                                            g.stride, g.padding, g.dilation, g.groups)
         ctx.save_for_backward(x, weight)
-        ctx.geometry = geometry
+        ctx.geometry, ctx.has_bias = geometry, bias is not None
         return with_bias(out, bias)
 
     @staticmethod
@@ -133,7 +133,7 @@ class ConvTranspose2dDirect(TransposedConvolution):
         if ctx.needs_input_grad[1]:
             grads[1] = xp.empty(weight.shape, dtype=grad.dtype)
             kernels.conv_backward_weight_direct(x, grad, grads[1], g.stride, g.padding, g.dilation, g.groups)
-        if len(ctx.needs_input_grad) == 3:
+        if ctx.has_bias:
             grads.append(grad.sum(axis=(0, 2, 3)))
         return tuple(grads)
 

@@ -71,6 +71,7 @@ class Linear(Function):
     def forward(ctx, x, weight, bias=None):
         needs_x, needs_weight = ctx.needs_input_grad[:2]
         ctx.save_for_backward(x if needs_weight else None, weight if needs_x else None)  # only what backward uses
+        ctx.has_bias = bias is not None
         out = product(_rows(x), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
         return out if bias is None else out + bias
 
@@ -81,7 +82,7 @@ class Linear(Function):
         grad_x = product(flat_grad, weight).reshape(grad.shape[:-1] + (weight.shape[1],)) if ctx.needs_input_grad[0] else None
         grad_w = product(flat_grad.T, _rows(x)) if ctx.needs_input_grad[1] else None
         grads = (grad_x, grad_w)
-        if len(ctx.needs_input_grad) == 3:
+        if ctx.has_bias:
             grads += (flat_grad.sum(axis=0),)
         return grads
 
@@ -92,7 +93,7 @@ class Linear(Function):
         rows = grad.reshape(-1, grad.shape[-1])
         grad_x = grad @ weight if ctx.needs_input_grad[0] else None
         grad_w = rows.transpose(0, 1) @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
-        return (grad_x, grad_w) + ((rows.sum(dim=0),) if len(ctx.needs_input_grad) == 3 else ())
+        return (grad_x, grad_w) + ((rows.sum(dim=0),) if ctx.has_bias else ())
 
 
 def _rows(array):

@@ -68,11 +68,12 @@ def _hidden_grads(ctx, d_gates, h, w_hh):
     """The gradients that reach h, W_hh and b_hh from d_gates = dL/d(h W_hh^T + b_hh):
     dh = d_gates W_hh,  dW_hh = d_gates^T h,  db_hh = d_gates summed over the batch.
 
-    Every step Function has h as input 1, W_hh after the state(s) and b_hh, if any, last."""
+    Every step Function has h as input 1 and W_hh at ``ctx.w_hh_index``; ``ctx.has_bias`` says
+    whether b_hh came last."""
     needs = ctx.needs_input_grad
     grad_h = d_gates @ w_hh if needs[1] else None
     grad_w = d_gates.T @ h if needs[ctx.w_hh_index] else None
-    grad_b = (d_gates.sum(axis=0),) if len(needs) > ctx.w_hh_index + 1 else ()
+    grad_b = (d_gates.sum(axis=0),) if ctx.has_bias else ()
     return (grad_h, grad_w) + grad_b
 
 
@@ -122,7 +123,7 @@ class RNNStep(Function):
         pre += x_proj
         h_new = xp.tanh(pre, out=pre) if nonlinearity == "tanh" else xp.maximum(pre, 0, out=pre)
         ctx.save_for_backward(h, w_hh, h_new)
-        ctx.nonlinearity, ctx.w_hh_index = nonlinearity, 2
+        ctx.nonlinearity, ctx.w_hh_index, ctx.has_bias = nonlinearity, 2, b_hh is not None
         return h_new
 
     @staticmethod
@@ -153,7 +154,7 @@ class LSTMStep(Function):
         tanh_c, h_new = xp.empty_like(c), xp.empty_like(c)
         c_new = _lstm_gates_forward(gates, c, tanh_c, h_new)
         ctx.save_for_backward(gates, c, tanh_c, h, w_hh)
-        ctx.w_hh_index = 3
+        ctx.w_hh_index, ctx.has_bias = 3, b_hh is not None
         return h_new, c_new
 
     @staticmethod
@@ -195,7 +196,7 @@ class LSTMSequence(Function):
             c = _lstm_gates_forward(gates, c, tanh_c_all[t], outputs[t])
             h = outputs[t]
         ctx.save_for_backward(gates_all, previous_h, previous_c, tanh_c_all, w_hh)
-        ctx.steps = steps
+        ctx.steps, ctx.has_bias = steps, b_hh is not None
         return outputs, h.copy(), c
 
     @staticmethod
@@ -216,7 +217,7 @@ class LSTMSequence(Function):
             dh, dc = d_gates_all[t] @ w_hh, dc_prev
         flat_d_gates = d_gates_all.reshape(-1, gates_all.shape[2])
         grad_w = flat_d_gates.T @ previous_h.reshape(-1, previous_h.shape[2])
-        grad_b = (flat_d_gates.sum(axis=0),) if len(ctx.needs_input_grad) == 5 else ()
+        grad_b = (flat_d_gates.sum(axis=0),) if ctx.has_bias else ()
         return (d_gates_all, dh, dc, grad_w) + grad_b
 
 
@@ -306,7 +307,7 @@ class GRUStep(Function):
         h_new *= z
         h_new += n
         ctx.save_for_backward(rz, n, hidden_n, h, w_hh)
-        ctx.w_hh_index = 2
+        ctx.w_hh_index, ctx.has_bias = 2, b_hh is not None
         return h_new
 
     @staticmethod
