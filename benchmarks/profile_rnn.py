@@ -7,7 +7,7 @@ For bench_rnn's shape (LSTM(32 -> 128) over 64 steps at batch 32, float32), runs
 phase:
 
     forward   input projection (x W_ih^T + b, all steps at once), recurrent product (h W_hh^T, per
-              step), gate activation (e^-a by NumPy, then the fused kernel), state copies
+              step), gate activation (the fused kernel, adding the two shares), state copies
     backward  gate backward (the fused kernel), recurrent product (d_gates W_hh, per step),
               weight products (dW_hh = D^T H, dW_ih = D^T X, dx = D W_ih, once each), bias sums
 
@@ -45,11 +45,11 @@ def passes(x, weights, clock_forward, clock_backward):
     previous_c, tanh_c_all, outputs = np.empty_like(previous_h), np.empty_like(previous_h), np.empty_like(previous_h)
     for t in steps:
         with clock_forward("recurrent product"):
-            gates_all[t] += h @ w_t
+            hidden_share = h @ w_t
         with clock_forward("state copies"):
             previous_h[t], previous_c[t] = h, c
         with clock_forward("gate activation"):
-            c = R._lstm_gates_forward(gates_all[t], c, tanh_c_all[t], outputs[t])
+            c = R._lstm_gates_forward(gates_all[t], hidden_share, c, tanh_c_all[t], outputs[t])
         h = outputs[t]
     fused = R.fused_lstm_kernels(gates_all)
     d_gates_all = np.empty_like(gates_all)

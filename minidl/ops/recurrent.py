@@ -149,10 +149,9 @@ class LSTMStep(Function):
     def forward(ctx, x_proj, h, c, w_hh, b_hh=None):
         xp = backend.get_array_module(h)
         gates = _hidden_gates(h, w_hh, b_hh)
-        gates += x_proj
         c = xp.ascontiguousarray(c)
         tanh_c, h_new = xp.empty_like(c), xp.empty_like(c)
-        c_new = _lstm_gates_forward(gates, c, tanh_c, h_new)
+        c_new = _lstm_gates_forward(gates, x_proj, c, tanh_c, h_new)
         ctx.save_for_backward(gates, c, tanh_c, h, w_hh)
         ctx.w_hh_index, ctx.has_bias = 3, b_hh is not None
         return h_new, c_new
@@ -190,10 +189,8 @@ class LSTMSequence(Function):
         previous_h = xp.empty(x_proj.shape[:2] + h.shape[1:], dtype=h.dtype)
         previous_c, tanh_c_all, outputs = xp.empty_like(previous_h), xp.empty_like(previous_h), xp.empty_like(previous_h)
         for t in steps:
-            gates = gates_all[t]
-            gates += h @ w_t
             previous_h[t], previous_c[t] = h, c
-            c = _lstm_gates_forward(gates, c, tanh_c_all[t], outputs[t])
+            c = _lstm_gates_forward(gates_all[t], h @ w_t, c, tanh_c_all[t], outputs[t])
             h = outputs[t]
         ctx.save_for_backward(gates_all, previous_h, previous_c, tanh_c_all, w_hh)
         ctx.steps, ctx.has_bias = steps, b_hh is not None
@@ -231,19 +228,18 @@ def fused_lstm_kernels(array):
     return recurrent
 
 
-def _lstm_gates_forward(gates, c, tanh_c, h_new):
-    """Activate ``gates`` in place (i, f, o = sigmoid, g = tanh), write tanh(c') and h' into
-    ``tanh_c`` and ``h_new`` and return the new cell c'.  float32 NumPy arrays take one pass of
-    ``kernels.recurrent``; other arrays the code below."""
+def _lstm_gates_forward(gates, addend, c, tanh_c, h_new):
+    """Add ``addend`` to ``gates`` (the two shares of the pre-activations) and activate them in
+    place (i, f, o = sigmoid, g = tanh), write tanh(c') and h' into ``tanh_c`` and ``h_new`` and
+    return the new cell c'.  float32 NumPy arrays take one pass of ``kernels.recurrent``; other
+    arrays the code below."""
     xp = backend.get_array_module(gates)
     fused = fused_lstm_kernels(gates)
     c_new = xp.empty_like(tanh_c)
-    if fused is not None and gates.dtype == np.float32 and c.dtype == np.float32:
-        exp_negative = xp.negative(gates)
-        with np.errstate(over="ignore"):  # e^-a = inf for a < -88 gives sigmoid 0, which is right
-            xp.exp(exp_negative, out=exp_negative)
-        fused.lstm_gates_forward_float32(gates, exp_negative, c, c_new, tanh_c, h_new)
+    if fused is not None and all(a.dtype == np.float32 for a in (gates, addend, c)):
+        fused.lstm_gates_forward_float32(gates, addend, c, c_new, tanh_c, h_new)
         return c_new
+    gates += addend
     i, f, g, o = _blocks(gates, 4)
     g *= 2  # tanh(g) = 2 sigmoid(2g) - 1, so one sigmoid call serves all four blocks
     sigmoid_(gates)
