@@ -2,7 +2,7 @@
 earlier commit, side by side, so that a change shows what it sped up and what it slowed down.
 
     python benchmarks/compare_trees.py [--baseline d02386e] [--rounds 3] [--repeats 30]
-                                       [--out benchmarks/results/compare_trees.json]
+                                       [--only TEXT] [--out benchmarks/results/compare_trees.json]
 
 Runs the ``--worker minidl`` mode of bench_conv, bench_conv_extra, bench_rnn, bench_attention and
 bench_train (the same steppers that time minidl against torch) with this checkout's ``minidl`` and
@@ -29,7 +29,7 @@ SCRIPTS = ["bench_conv.py", "bench_conv_extra.py", "bench_rnn.py", "bench_attent
 def worker_times(script, tree, args):
     """{case: [seconds, ...]} from one ``--worker minidl`` process of ``script`` with ``tree``'s minidl."""
     command = [sys.executable, str(HERE / script), "--worker", "minidl", "--threads", "2",
-               "--repeats", str(max(1, args.repeats // args.rounds)), "--warmup", "3"]
+               "--repeats", str(max(1, args.repeats // args.rounds)), "--warmup", "3", "--only", args.only]
     result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tree, env=_timing.tree_env(tree))
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -39,6 +39,7 @@ def main():
     parser.add_argument("--baseline", default="d02386e", help="the earlier commit")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--only", default="", help="time only the cases whose name contains this text")
     parser.add_argument("--out", default=str(HERE / "results" / "compare_trees.json"))
     args = parser.parse_args()
     rows = []

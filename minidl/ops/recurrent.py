@@ -202,16 +202,16 @@ class LSTMSequence(Function):
         xp = backend.get_array_module(gates_all)
         fused = fused_lstm_kernels(gates_all)
         d_gates_all = xp.empty_like(gates_all)
-        dh, dc = grad_h, grad_c
+        dh, dc = grad_h, xp.ascontiguousarray(grad_c)
+        g_h, dh_next = xp.empty_like(dc), xp.empty_like(dc)  # buffers the steps reuse
         for t in reversed(ctx.steps):
-            g_h = grad_outputs[t] + dh
+            xp.add(grad_outputs[t], dh, out=g_h)
             if fused is not None:
                 dc_prev = xp.empty_like(dc)
-                fused.lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, xp.ascontiguousarray(dc),
-                                          d_gates_all[t], dc_prev)
+                fused.lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, dc, d_gates_all[t], dc_prev)
             else:
                 d_gates_all[t], dc_prev = _lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, dc)
-            dh, dc = d_gates_all[t] @ w_hh, dc_prev
+            dh, dc = xp.matmul(d_gates_all[t], w_hh, out=dh_next), dc_prev
         flat_d_gates = d_gates_all.reshape(-1, gates_all.shape[2])
         grad_w = flat_d_gates.T @ previous_h.reshape(-1, previous_h.shape[2])
         grad_b = (flat_d_gates.sum(axis=0),) if ctx.has_bias else ()
