@@ -54,14 +54,15 @@ def passes(x, weights, clock_forward, clock_backward):
     fused = R.fused_lstm_kernels(gates_all)
     d_gates_all = np.empty_like(gates_all)
     dh, dc = np.zeros_like(h), np.zeros_like(c)
+    g_h, dh_next = np.empty_like(dc), np.empty_like(dc)
     grad_outputs = np.ones_like(outputs)
     for t in reversed(steps):
         with clock_backward("gate backward"):
-            g_h = grad_outputs[t] + dh
+            np.add(grad_outputs[t], dh, out=g_h)
             dc_prev = np.empty_like(dc)
             fused.lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, dc, d_gates_all[t], dc_prev)
         with clock_backward("recurrent product"):
-            dh, dc = d_gates_all[t] @ w_hh, dc_prev
+            dh, dc = np.matmul(d_gates_all[t], w_hh, out=dh_next), dc_prev
     flat = d_gates_all.reshape(-1, gates_all.shape[2])
     with clock_backward("weight products"):
         flat.T @ previous_h.reshape(-1, HIDDEN_SIZE)
