@@ -2,7 +2,8 @@
 earlier commit, side by side, so that a change shows what it sped up and what it slowed down.
 
     python benchmarks/compare_trees.py [--baseline d02386e] [--rounds 3] [--repeats 30]
-                                       [--only TEXT] [--out benchmarks/results/compare_trees.json]
+                                       [--only TEXT] [--env NAME=VALUE ...]
+                                       [--out benchmarks/results/compare_trees.json]
 
 Runs the ``--worker minidl`` mode of bench_conv, bench_conv_extra, bench_rnn, bench_attention and
 bench_train (the same steppers that time minidl against torch) with this checkout's ``minidl`` and
@@ -30,7 +31,8 @@ def worker_times(script, tree, args):
     """{case: [seconds, ...]} from one ``--worker minidl`` process of ``script`` with ``tree``'s minidl."""
     command = [sys.executable, str(HERE / script), "--worker", "minidl", "--threads", "2",
                "--repeats", str(max(1, args.repeats // args.rounds)), "--warmup", "3", "--only", args.only]
-    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tree, env=_timing.tree_env(tree))
+    env = dict(_timing.tree_env(tree), **dict(setting.split("=", 1) for setting in args.env))
+    result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tree, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -40,6 +42,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--only", default="", help="time only the cases whose name contains this text")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for both trees' processes (repeatable), e.g. "
+                             "NUMBA_CPU_NAME=haswell and OPENBLAS_CORETYPE=Haswell to run as on an AVX2 CPU")
     parser.add_argument("--out", default=str(HERE / "results" / "compare_trees.json"))
     args = parser.parse_args()
     rows = []
@@ -57,8 +62,8 @@ def main():
           f"{'case':<60}{'now ms':>10}{'before ms':>11}{'ratio':>7}")
     for row in rows:
         print(f"{row['case'][:59]:<60}{row['now_ms']:>10.3f}{row['before_ms']:>11.3f}{row['ratio']:>7.2f}")
-    Path(args.out).write_text(json.dumps({"machine": _timing.machine(), "baseline": args.baseline, "rows": rows},
-                                         indent=2) + "\n")
+    Path(args.out).write_text(json.dumps({"machine": _timing.machine(), "baseline": args.baseline, "env": args.env,
+                                          "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
