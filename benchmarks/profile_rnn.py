@@ -6,10 +6,12 @@ For bench_rnn's shape (LSTM(32 -> 128) over 64 steps at batch 32, float32), runs
 ``LSTMSequence`` (``minidl/ops/recurrent.py``) exactly as the op does, with a clock around each
 phase:
 
-    forward   input projection (x W_ih^T + b, all steps at once), recurrent product (h W_hh^T, per
-              step), gate activation (the fused kernel, adding the two shares), state copies
+    forward   input projection (x W_ih^T, all steps at once), recurrent product (h W_hh^T, per
+              step), gate activation (the fused kernel, adding h W_hh^T and the biases in place),
+              output copy
     backward  gate backward (the fused kernel), recurrent product (d_gates W_hh, per step),
-              weight products (dW_hh = D^T H, dW_ih = D^T X, dx = D W_ih, once each), bias sums
+              input gradient (dx = D W_ih), weight products (dW_hh, dW_ih and db as one product,
+              D^T [H | X | 1])
 
 ``ms`` is a phase's median time per layer call, ``share`` its fraction of the phases' sum; the
 layer's own median times (called as a learner calls it, input needing a gradient) are printed
@@ -38,38 +40,35 @@ def passes(x, weights, clock_forward, clock_backward):
     w_ih, w_hh, b_ih, b_hh = weights
     steps = range(SEQ_LEN)
     with clock_forward("input projection"):
-        gates_all = (x.reshape(-1, INPUT_SIZE) @ w_ih.T + (b_ih + b_hh)).reshape(SEQ_LEN, BATCH, -1)
-    w_t = np.ascontiguousarray(w_hh.T)
-    h, c = np.zeros((BATCH, HIDDEN_SIZE), np.float32), np.zeros((BATCH, HIDDEN_SIZE), np.float32)
-    previous_h = np.empty((SEQ_LEN, BATCH, HIDDEN_SIZE), np.float32)
-    previous_c, tanh_c_all, outputs = np.empty_like(previous_h), np.empty_like(previous_h), np.empty_like(previous_h)
+        gates_all = (x.reshape(-1, INPUT_SIZE) @ w_ih.T).reshape(SEQ_LEN, BATCH, -1)
+    bias, w_t = b_ih + b_hh, np.ascontiguousarray(w_hh.T)
+    hs = np.zeros((SEQ_LEN + 1, BATCH, HIDDEN_SIZE), np.float32)
+    cs, tanh_c_all = np.zeros_like(hs), np.empty_like(hs[1:])
+    gate_pass = R.lstm_gates_forward_pass(gates_all)
     for t in steps:
         with clock_forward("recurrent product"):
-            hidden_share = h @ w_t
-        with clock_forward("state copies"):
-            previous_h[t], previous_c[t] = h, c
+            hidden_share = hs[t] @ w_t
         with clock_forward("gate activation"):
-            c = R._lstm_gates_forward(gates_all[t], hidden_share, c, tanh_c_all[t], outputs[t])
-        h = outputs[t]
-    fused = R.fused_lstm_kernels(gates_all)
+            gate_pass(gates_all[t], hidden_share, bias, cs[t], cs[t + 1], tanh_c_all[t], hs[t + 1])
+    with clock_forward("output copy"):
+        hs[1:].copy()
+    gate_backward = R.lstm_gates_backward_pass(gates_all)
     d_gates_all = np.empty_like(gates_all)
-    dh, dc = np.zeros_like(h), np.zeros_like(c)
+    dh, dc = np.zeros_like(hs[0]), np.zeros_like(cs[0])
     g_h, dh_next = np.empty_like(dc), np.empty_like(dc)
-    grad_outputs = np.ones_like(outputs)
+    grad_outputs = np.ones_like(hs[1:])
     for t in reversed(steps):
         with clock_backward("gate backward"):
             np.add(grad_outputs[t], dh, out=g_h)
             dc_prev = np.empty_like(dc)
-            fused.lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, dc, d_gates_all[t], dc_prev)
+            gate_backward(gates_all[t], cs[t], tanh_c_all[t], g_h, dc, d_gates_all[t], dc_prev)
         with clock_backward("recurrent product"):
             dh, dc = np.matmul(d_gates_all[t], w_hh, out=dh_next), dc_prev
-    flat = d_gates_all.reshape(-1, gates_all.shape[2])
+    d_rows = d_gates_all.reshape(-1, gates_all.shape[2])
+    with clock_backward("input gradient"):
+        d_rows @ w_ih
     with clock_backward("weight products"):
-        flat.T @ previous_h.reshape(-1, HIDDEN_SIZE)
-        flat.T @ x.reshape(-1, INPUT_SIZE)
-        flat @ w_ih
-    with clock_backward("bias sums"):
-        flat.sum(axis=0)
+        R._weight_grads(d_rows, hs[:-1], x, has_bias=True)
 
 
 def layer_medians(x, repeats):

@@ -76,59 +76,59 @@ def tanh_float32(x):
 
 
 @njit(inline="always", error_model="numpy", fastmath={"contract"})
-def sigmoid_in_place(pre, addend):
-    """pre = sigmoid(pre + addend), elementwise over 1-D arrays."""
+def sigmoid_in_place(pre, addend, bias):
+    """pre = sigmoid(pre + addend + bias), elementwise over 1-D arrays."""
     for k in range(pre.size):
-        pre[k] = sigmoid_float32(pre[k] + addend[k])
+        pre[k] = sigmoid_float32(pre[k] + addend[k] + bias[k])
 
 
 @njit(inline="always", error_model="numpy", fastmath={"contract"})
-def tanh_in_place(pre, addend):
-    """pre = tanh(pre + addend), elementwise over 1-D arrays."""
+def tanh_in_place(pre, addend, bias):
+    """pre = tanh(pre + addend + bias), elementwise over 1-D arrays."""
     for k in range(pre.size):
-        pre[k] = tanh_float32(pre[k] + addend[k])
+        pre[k] = tanh_float32(pre[k] + addend[k] + bias[k])
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
-def lstm_gates_forward_float32(gates, addend, c, c_new, tanh_c, h_new):
-    """With the pre-activations a = ``gates`` + ``addend`` (one step's x W_ih^T + b and h W_hh^T):
-    i, f, o = sigmoid(a) and g = tanh(a), written over ``gates``; then c' = f c + i g,
-    tanh_c = tanh(c'), h' = o tanh_c (all float32)."""
+def lstm_gates_forward_float32(gates, addend, bias, c, c_new, tanh_c, h_new):
+    """With the pre-activations a = ``gates`` + ``addend`` + ``bias`` (one step's two matrix
+    products, x W_ih^T and h W_hh^T, and the biases): i, f, o = sigmoid(a) and g = tanh(a),
+    written over ``gates``; then c' = f c + i g, tanh_c = tanh(c'), h' = o tanh_c (all float32)."""
     batch, width = gates.shape
     hidden = width // 4
+    sig, tan, out_gate = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden), slice(3 * hidden, width)
     for b in range(batch):
-        # a plain loop per block, each over views starting at 0: those vectorize (indexing one row
-        # from 2 H to 3 H in the same loops ran 4x slower, measured)
+        # a plain loop per block (i and f; g; o), each over views starting at 0: those vectorize
+        # (indexing one row from 2 H to 3 H in the same loops ran 4x slower, measured)
         row, extra = gates[b], addend[b]
-        sigmoid_in_place(row[: 2 * hidden], extra[: 2 * hidden])  # i, f
-        tanh_in_place(row[2 * hidden : 3 * hidden], extra[2 * hidden : 3 * hidden])  # g
-        sigmoid_in_place(row[3 * hidden :], extra[3 * hidden :])  # o
+        sigmoid_in_place(row[sig], extra[sig], bias[sig])
+        tanh_in_place(row[tan], extra[tan], bias[tan])
+        sigmoid_in_place(row[out_gate], extra[out_gate], bias[out_gate])
+        i, f, g, o = row[:hidden], row[hidden : 2 * hidden], row[tan], row[out_gate]
+        cell, cell_new, tanh_cell, h_row = c[b], c_new[b], tanh_c[b], h_new[b]
         for k in range(hidden):
-            cell = gates[b, hidden + k] * c[b, k] + gates[b, k] * gates[b, 2 * hidden + k]
-            c_new[b, k] = cell
-            tanh_c[b, k] = tanh_float32(cell)
-            h_new[b, k] = gates[b, 3 * hidden + k] * tanh_c[b, k]
+            cell_new[k] = f[k] * cell[k] + i[k] * g[k]
+            tanh_cell[k] = tanh_float32(cell_new[k])
+            h_row[k] = o[k] * tanh_cell[k]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c, d_gates, grad_c_prev):
     """With the activated ``gates`` (i, f, g, o) and g_h, g_c the gradients of h', c':
     dc' = g_c + g_h o (1 - tanh_c^2);  d_gates = [dc' g i(1-i), dc' c f(1-f), dc' i (1-g^2),
     g_h tanh_c o(1-o)] (the pre-activations' gradients);  grad_c_prev = dc' f.
-    One short loop per block and row (dc' waits in grad_c_prev's row): such loops vectorize."""
+    One loop per row, over views of the blocks that start at 0 (such loops vectorize)."""
     batch, hidden = c.shape
     one = gates.dtype.type(1)
-    i, f, g, o = 0, hidden, 2 * hidden, 3 * hidden  # where each gate's block starts
     for b in range(batch):
+        row, d_row = gates[b], d_gates[b]
+        i, f, g, o = row[:hidden], row[hidden : 2 * hidden], row[2 * hidden : 3 * hidden], row[3 * hidden :]
+        d_i, d_f, d_g, d_o = d_row[:hidden], d_row[hidden : 2 * hidden], d_row[2 * hidden : 3 * hidden], d_row[3 * hidden :]
+        cell, tanh_cell, g_h, g_c, out = c[b], tanh_c[b], grad_h[b], grad_c[b], grad_c_prev[b]
         for k in range(hidden):
-            grad_c_prev[b, k] = grad_c[b, k] + grad_h[b, k] * gates[b, o + k] * (one - tanh_c[b, k] * tanh_c[b, k])
-        for k in range(hidden):
-            d_gates[b, i + k] = grad_c_prev[b, k] * gates[b, g + k] * gates[b, i + k] * (one - gates[b, i + k])
-        for k in range(hidden):
-            d_gates[b, f + k] = grad_c_prev[b, k] * c[b, k] * gates[b, f + k] * (one - gates[b, f + k])
-        for k in range(hidden):
-            d_gates[b, g + k] = grad_c_prev[b, k] * gates[b, i + k] * (one - gates[b, g + k] * gates[b, g + k])
-        for k in range(hidden):
-            d_gates[b, o + k] = grad_h[b, k] * tanh_c[b, k] * gates[b, o + k] * (one - gates[b, o + k])
-        for k in range(hidden):
-            grad_c_prev[b, k] *= gates[b, f + k]
+            d_cell = g_c[k] + g_h[k] * o[k] * (one - tanh_cell[k] * tanh_cell[k])
+            d_i[k] = d_cell * g[k] * i[k] * (one - i[k])
+            d_f[k] = d_cell * cell[k] * f[k] * (one - f[k])
+            d_g[k] = d_cell * i[k] * (one - g[k] * g[k])
+            d_o[k] = g_h[k] * tanh_cell[k] * o[k] * (one - o[k])
+            out[k] = d_cell * f[k]

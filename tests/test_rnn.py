@@ -394,8 +394,8 @@ def _float32_gate_kernel(block, x):
 
     gates = np.zeros((x.size, 4), np.float32)
     gates[:, block] = x
-    addend = np.zeros_like(gates)
-    K.lstm_gates_forward_float32(gates, addend, np.zeros((x.size, 1), np.float32), *(np.empty((x.size, 1), np.float32) for _ in range(3)))
+    bias, c = np.zeros(4, np.float32), np.zeros((x.size, 1), np.float32)
+    K.lstm_gates_forward_float32(gates, np.zeros_like(gates), bias, c, *(np.empty_like(c) for _ in range(3)))
     return gates[:, block]
 
 

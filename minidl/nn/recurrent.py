@@ -355,12 +355,13 @@ class _RNNBase(Module):
         """One direction of one layer over the whole sequence; returns the outputs
         (seq_len, batch, hidden_size) and the final state tuple."""
         w_ih, w_hh, b_ih, b_hh = weights
+        if valid is None and self.num_gates == 4:  # full-length LSTM sequences: one op for all steps
+            bias = None if b_ih is None else b_ih + b_hh
+            outputs, h, c = R.lstm_sequence(x, *state, w_ih, w_hh, bias, reverse=reverse)
+            return outputs, (h, c)
         seq_len, batch, features = x.shape
         projection, step_bias = self._project(F.reshape(x, (seq_len * batch, features)), w_ih, b_ih, b_hh)
         projection = F.reshape(projection, (seq_len, batch, projection.shape[1]))
-        if valid is None and self.num_gates == 4:  # full-length LSTM sequences: one op for all steps
-            outputs, h, c = R.lstm_sequence(projection, *state, w_hh, step_bias, reverse=reverse)
-            return outputs, (h, c)
         x_proj = R.unbind(projection)
         outputs = [None] * seq_len
         for t in reversed(range(seq_len)) if reverse else range(seq_len):

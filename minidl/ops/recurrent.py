@@ -148,10 +148,10 @@ class LSTMStep(Function):
     @staticmethod
     def forward(ctx, x_proj, h, c, w_hh, b_hh=None):
         xp = backend.get_array_module(h)
-        gates = _hidden_gates(h, w_hh, b_hh)
         c = xp.ascontiguousarray(c)
-        tanh_c, h_new = xp.empty_like(c), xp.empty_like(c)
-        c_new = _lstm_gates_forward(gates, x_proj, c, tanh_c, h_new)
+        gates, c_new, tanh_c, h_new = h @ w_hh.T, xp.empty_like(c), xp.empty_like(c), xp.empty_like(c)
+        gate_pass = lstm_gates_forward_pass(x_proj, h, c, w_hh)
+        gate_pass(gates, x_proj, _bias_or_zeros(b_hh, gates), c, c_new, tanh_c, h_new)
         ctx.save_for_backward(gates, c, tanh_c, h, w_hh)
         ctx.w_hh_index, ctx.has_bias = 3, b_hh is not None
         return h_new, c_new
@@ -160,62 +160,109 @@ class LSTMStep(Function):
     def backward(ctx, grad_h, grad_c):
         gates, c, tanh_c, h, w_hh = ctx.saved
         xp = backend.get_array_module(gates)
-        fused = fused_lstm_kernels(gates)
-        if fused is not None:
-            d_gates, grad_c_prev = xp.empty_like(gates), xp.empty_like(c)
-            fused.lstm_gates_backward(gates, c, tanh_c, xp.ascontiguousarray(grad_h), xp.ascontiguousarray(grad_c),
-                                      d_gates, grad_c_prev)
-        else:
-            d_gates, grad_c_prev = _lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c)
+        d_gates, grad_c_prev = xp.empty_like(gates), xp.empty_like(c)
+        lstm_gates_backward_pass(gates)(gates, c, tanh_c, xp.ascontiguousarray(grad_h), xp.ascontiguousarray(grad_c),
+                                        d_gates, grad_c_prev)
         grads = _hidden_grads(ctx, d_gates, h, w_hh)
         return (d_gates, grads[0], grad_c_prev if ctx.needs_input_grad[2] else None) + grads[1:]
 
 
 class LSTMSequence(Function):
-    """A whole LSTM layer direction over full-length sequences as one op: the steps of ``LSTMStep``
-    run in a plain loop, and the backward walks them in reverse, carrying dh and dc.  The weight
-    gradients come out of one matrix product at the end instead of one per step:
-        dW_hh = sum_t d_gates_t^T h_{t-1} = D^T H,   db_hh = sum over t and batch of d_gates_t.
+    """A whole LSTM layer direction over full-length sequences as one op, from the input x
+    (seq_len, batch, input_size): one matrix product gives the input's share of every step's gates
+    (x W_ih^T), then the steps of ``LSTMStep`` run in a plain loop, each activating its gates in
+    place and adding ``bias`` (``nn.LSTM`` passes b_ih + b_hh) in the same pass.  The backward walks
+    the steps in reverse, carrying dh and dc, and takes the weight and bias gradients from one
+    product or sum each at the end instead of one per step:
+        dW_hh = sum_t d_gates_t^T h_{t-1} = D^T H,   dW_ih = D^T X,   dx = D W_ih,
+        db = sum over t and batch of d_gates_t.
     Outputs: all h_t (seq_len, batch, H), h_n and c_n."""
 
     first_order_only = UNFUSED_HINT  # a second derivative goes through the unfused path
 
     @staticmethod
-    def forward(ctx, x_proj, h, c, w_hh, b_hh=None, reverse=False):
+    def forward(ctx, x, h, c, w_ih, w_hh, bias=None, reverse=False):
         xp = backend.get_array_module(h)
-        steps = range(x_proj.shape[0] - 1, -1, -1) if reverse else range(x_proj.shape[0])
-        gates_all = x_proj + b_hh if b_hh is not None else x_proj.copy()  # becomes the activated gates
+        seq_len, batch, features = x.shape
+        steps = range(seq_len - 1, -1, -1) if reverse else range(seq_len)
+        gates_all = (x.reshape(-1, features) @ w_ih.T).reshape(seq_len, batch, w_ih.shape[0])
+        # hs[k], cs[k]: the states between steps; step t reads them at t + read and writes them at
+        # t + write, so the states each step started from need no copies
+        read, write = (1, 0) if reverse else (0, 1)
+        hs = xp.empty((seq_len + 1,) + h.shape, dtype=h.dtype)
+        cs, tanh_c_all = xp.empty_like(hs), xp.empty_like(hs[1:])
+        hs[steps[0] + read], cs[steps[0] + read] = h, c
         w_t = xp.ascontiguousarray(w_hh.T)  # OpenBLAS runs h @ W^T 20% faster from W^T in rows (measured)
-        previous_h = xp.empty(x_proj.shape[:2] + h.shape[1:], dtype=h.dtype)
-        previous_c, tanh_c_all, outputs = xp.empty_like(previous_h), xp.empty_like(previous_h), xp.empty_like(previous_h)
+        gate_pass, step_bias = lstm_gates_forward_pass(x, h, c, w_ih, w_hh), _bias_or_zeros(bias, gates_all)
         for t in steps:
-            previous_h[t], previous_c[t] = h, c
-            c = _lstm_gates_forward(gates_all[t], h @ w_t, c, tanh_c_all[t], outputs[t])
-            h = outputs[t]
-        ctx.save_for_backward(gates_all, previous_h, previous_c, tanh_c_all, w_hh)
-        ctx.steps, ctx.has_bias = steps, b_hh is not None
-        return outputs, h.copy(), c
+            gate_pass(gates_all[t], hs[t + read] @ w_t, step_bias, cs[t + read], cs[t + write], tanh_c_all[t],
+                      hs[t + write])
+        needs_x, needs_w_ih = ctx.needs_input_grad[0], ctx.needs_input_grad[3]
+        ctx.save_for_backward(gates_all, hs[read : seq_len + read], cs[read : seq_len + read], tanh_c_all,
+                              x if needs_w_ih else None, w_ih if needs_x else None, w_hh)
+        ctx.steps, ctx.has_bias = steps, bias is not None
+        last = steps[-1] + write
+        # the outputs are a copy, as in PyTorch: a user may change them in place without spoiling
+        # the states that backward reads
+        return hs[write : seq_len + write].copy(), hs[last].copy(), cs[last]
 
     @staticmethod
     def backward(ctx, grad_outputs, grad_h, grad_c):
-        gates_all, previous_h, previous_c, tanh_c_all, w_hh = ctx.saved
+        gates_all, previous_h, previous_c, tanh_c_all, x, w_ih, w_hh = ctx.saved
         xp = backend.get_array_module(gates_all)
-        fused = fused_lstm_kernels(gates_all)
+        gate_backward = lstm_gates_backward_pass(gates_all)
         d_gates_all = xp.empty_like(gates_all)
         dh, dc = grad_h, xp.ascontiguousarray(grad_c)
         g_h, dh_next = xp.empty_like(dc), xp.empty_like(dc)  # buffers the steps reuse
         for t in reversed(ctx.steps):
             xp.add(grad_outputs[t], dh, out=g_h)
-            if fused is not None:
-                dc_prev = xp.empty_like(dc)
-                fused.lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, dc, d_gates_all[t], dc_prev)
-            else:
-                d_gates_all[t], dc_prev = _lstm_gates_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, dc)
+            dc_prev = xp.empty_like(dc)
+            gate_backward(gates_all[t], previous_c[t], tanh_c_all[t], g_h, dc, d_gates_all[t], dc_prev)
             dh, dc = xp.matmul(d_gates_all[t], w_hh, out=dh_next), dc_prev
-        flat_d_gates = d_gates_all.reshape(-1, gates_all.shape[2])
-        grad_w = flat_d_gates.T @ previous_h.reshape(-1, previous_h.shape[2])
-        grad_b = (flat_d_gates.sum(axis=0),) if ctx.has_bias else ()
-        return (d_gates_all, dh, dc, grad_w) + grad_b
+        d_rows = d_gates_all.reshape(-1, gates_all.shape[2])
+        grad_x = (d_rows @ w_ih).reshape(gates_all.shape[:2] + (w_ih.shape[1],)) if w_ih is not None else None
+        grad_w_hh, grad_w_ih, grad_b = _weight_grads(d_rows, previous_h, x, ctx.has_bias)
+        return (grad_x, dh, dc, grad_w_ih, grad_w_hh) + ((grad_b,) if ctx.has_bias else ())
+
+
+def _weight_grads(d_rows, previous_h, x, has_bias):
+    """dW_hh = D^T H, dW_ih = D^T X and db = D^T 1 from one product, D^T [H | X | 1]: one pass
+    over the (steps * batch, 4 H) gate gradients D instead of three.  ``x`` is None when W_ih needs
+    no gradient; the parts not asked for come back as None."""
+    xp = backend.get_array_module(d_rows)
+    rows, hidden = d_rows.shape[0], previous_h.shape[-1]
+    x_rows = None if x is None else x.reshape(rows, -1)
+    columns = [previous_h.reshape(rows, hidden)] + ([] if x is None else [x_rows])
+    columns += [xp.ones((rows, 1), d_rows.dtype)] if has_bias else []
+    products = d_rows.T @ xp.concatenate(columns, axis=1)
+    grad_w_hh = xp.ascontiguousarray(products[:, :hidden])
+    grad_w_ih = None if x is None else xp.ascontiguousarray(products[:, hidden : hidden + x_rows.shape[1]])
+    grad_b = xp.ascontiguousarray(products[:, -1]) if has_bias else None
+    return grad_w_hh, grad_w_ih, grad_b
+
+
+def lstm_gates_forward_pass(*arrays):
+    """The function that runs the LSTM's gate activations and cell update on ``arrays``' kind:
+    the Numba kernel of ``kernels.recurrent`` for float32 NumPy arrays, ``_lstm_gates_forward``
+    (the array-module code) for the others.  Both take (gates, addend, bias, c, c_new, tanh_c,
+    h_new) and activate ``gates`` in place."""
+    kernels = fused_lstm_kernels(arrays[0])
+    if kernels is None or any(a.dtype != np.float32 for a in arrays):
+        return _lstm_gates_forward
+    return kernels.lstm_gates_forward_float32
+
+
+def _bias_or_zeros(bias, gates):
+    """``bias``, or zeros of one row of ``gates`` where there is none (the gate passes always add one)."""
+    return backend.get_array_module(gates).zeros(gates.shape[-1], gates.dtype) if bias is None else bias
+
+
+def lstm_gates_backward_pass(array):
+    """The function that runs the gradients through the LSTM's gates on ``array``'s kind: the Numba
+    kernel for NumPy arrays, ``_lstm_gates_backward`` for CuPy's; both take (gates, c, tanh_c,
+    grad_h, grad_c, d_gates, grad_c_prev) and write the last two."""
+    kernels = fused_lstm_kernels(array)
+    return _lstm_gates_backward if kernels is None else kernels.lstm_gates_backward
 
 
 def fused_lstm_kernels(array):
@@ -228,18 +275,13 @@ def fused_lstm_kernels(array):
     return recurrent
 
 
-def _lstm_gates_forward(gates, addend, c, tanh_c, h_new):
-    """Add ``addend`` to ``gates`` (the two shares of the pre-activations) and activate them in
-    place (i, f, o = sigmoid, g = tanh), write tanh(c') and h' into ``tanh_c`` and ``h_new`` and
-    return the new cell c'.  float32 NumPy arrays take one pass of ``kernels.recurrent``; other
-    arrays the code below."""
+def _lstm_gates_forward(gates, addend, bias, c, c_new, tanh_c, h_new):
+    """The array-module twin of ``kernels.recurrent.lstm_gates_forward_float32``: gates +=
+    addend + bias, activated in place (i, f, o = sigmoid, g = tanh); then c' = f c + i g,
+    tanh_c = tanh(c'), h' = o tanh_c, each written into its array."""
     xp = backend.get_array_module(gates)
-    fused = fused_lstm_kernels(gates)
-    c_new = xp.empty_like(tanh_c)
-    if fused is not None and all(a.dtype == np.float32 for a in (gates, addend, c)):
-        fused.lstm_gates_forward_float32(gates, addend, c, c_new, tanh_c, h_new)
-        return c_new
     gates += addend
+    gates += bias
     i, f, g, o = _blocks(gates, 4)
     g *= 2  # tanh(g) = 2 sigmoid(2g) - 1, so one sigmoid call serves all four blocks
     sigmoid_(gates)
@@ -249,12 +291,11 @@ def _lstm_gates_forward(gates, addend, c, tanh_c, h_new):
     c_new += i * g
     xp.tanh(c_new, out=tanh_c)
     xp.multiply(o, tanh_c, out=h_new)
-    return c_new
 
 
-def _lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c):
-    """The array-module twin of ``kernels.recurrent.lstm_gates_backward``: returns
-    (d_gates, grad_c_prev)."""
+def _lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c, d_gates, grad_c_prev):
+    """The array-module twin of ``kernels.recurrent.lstm_gates_backward``: writes d_gates and
+    grad_c_prev."""
     xp = backend.get_array_module(gates)
     i, f, g, o = _blocks(gates, 4)
     d_c_new = tanh_c * tanh_c
@@ -262,8 +303,7 @@ def _lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c):
     d_c_new *= o
     d_c_new *= grad_h
     d_c_new += grad_c
-    d_gates = xp.empty_like(gates)  # first the gradients of the activated gates ...
-    d_i, d_f, d_g, d_o = _blocks(d_gates, 4)
+    d_i, d_f, d_g, d_o = _blocks(d_gates, 4)  # first the gradients of the activated gates ...
     xp.multiply(d_c_new, g, out=d_i)
     xp.multiply(d_c_new, c, out=d_f)
     xp.multiply(d_c_new, i, out=d_g)
@@ -273,7 +313,7 @@ def _lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c):
     slope_g = _blocks(slopes, 4)[2]
     xp.subtract(1, xp.multiply(g, g, out=slope_g), out=slope_g)
     d_gates *= slopes
-    return d_gates, d_c_new * f
+    xp.multiply(d_c_new, f, out=grad_c_prev)
 
 
 class GRUStep(Function):
@@ -362,12 +402,12 @@ def lstm_step(x_proj, h, c, w_hh, b_hh=None):
     return LSTMStep.apply(*_present(x_proj, h, c, w_hh, b_hh))
 
 
-def lstm_sequence(x_proj, h, c, w_hh, b_hh=None, reverse=False):
-    """All steps of one LSTM layer direction from x_proj (seq_len, batch, 4H) as one op;
-    returns (outputs (seq_len, batch, H), h_n, c_n)."""
+def lstm_sequence(x, h, c, w_ih, w_hh, bias=None, reverse=False):
+    """All steps of one LSTM layer direction over x (seq_len, batch, input_size) as one op, with
+    ``bias`` added to the gates at every step; returns (outputs (seq_len, batch, H), h_n, c_n)."""
     if config.recurrent_algorithm == "unfused":
-        return lstm_sequence_reference(x_proj, h, c, w_hh, b_hh, reverse=reverse)
-    return LSTMSequence.apply(*_present(x_proj, h, c, w_hh, b_hh), reverse=reverse)
+        return lstm_sequence_reference(x, h, c, w_ih, w_hh, bias, reverse=reverse)
+    return LSTMSequence.apply(*_present(x, h, c, w_ih, w_hh, bias), reverse=reverse)
 
 
 def gru_step(x_proj, h, w_hh, b_hh=None):
@@ -440,12 +480,14 @@ def lstm_step_reference(x_proj, h, c, w_hh, b_hh=None):
     return sigmoid(o) * tanh(c_new), c_new
 
 
-def lstm_sequence_reference(x_proj, h, c, w_hh, b_hh=None, reverse=False):
-    """``lstm_sequence`` from small ops: ``lstm_step_reference`` at every step."""
-    steps = range(x_proj.shape[0])
+def lstm_sequence_reference(x, h, c, w_ih, w_hh, bias=None, reverse=False):
+    """``lstm_sequence`` from small ops: the input projection, then ``lstm_step_reference`` at
+    every step."""
+    x_proj = linear(x, w_ih)
+    steps = range(x.shape[0])
     outputs = {}
     for t in reversed(steps) if reverse else steps:
-        h, c = lstm_step_reference(x_proj[t], h, c, w_hh, b_hh)
+        h, c = lstm_step_reference(x_proj[t], h, c, w_hh, bias)
         outputs[t] = h
     return stack([outputs[t] for t in steps]), h, c
 
