@@ -468,3 +468,33 @@ def test_lstm_sequence_op_matches_the_step_by_step_path(bidirectional, float64):
         results.append([output.numpy(), h_n.numpy(), c_n.numpy(), inputs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
     for k, (mine, expected) in enumerate(zip(*results)):
         assert_close(mine, expected, 1e-12, 1e-12, f"result {k}")
+
+
+def _backward_after_changing_in_place(library, layer, x, change_output):
+    """"raises" or "runs": backward through ``layer`` after an in-place change of its output (or of
+    h_n and c_n)."""
+    output, (h_n, c_n) = layer(library.tensor(x))
+    if change_output:
+        output.add_(1)
+    else:
+        h_n.add_(1)
+        c_n.mul_(2)
+    try:
+        (output.sum() + h_n.sum() + c_n.sum()).backward()
+    except RuntimeError as error:
+        assert "modified by an inplace operation" in str(error)
+        return "raises"
+    return "runs"
+
+
+@pytest.mark.parametrize("options", [{}, {"num_layers": 2}, {"batch_first": True}, {"bidirectional": True}])
+def test_lstm_output_changed_in_place_raises_at_backward_as_in_pytorch(torch, options):
+    """The LSTM's backward reads its outputs (they are the states the steps started from), so
+    changing them in place raises at backward, as in PyTorch, except where the output is a new
+    tensor joining two directions; changing h_n or c_n never does."""
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    md_layer, torch_layer = twin_layers(torch, KINDS, "lstm", "float32", 3, 4, **options)
+    for change_output in (True, False):
+        ours = _backward_after_changing_in_place(md, md_layer, x, change_output)
+        theirs = _backward_after_changing_in_place(torch, torch_layer, x, change_output)
+        assert ours == theirs == ("runs" if options.get("bidirectional") or not change_output else "raises")

@@ -202,9 +202,9 @@ class LSTMSequence(Function):
                               x if needs_w_ih else None, w_ih if needs_x else None, w_hh)
         ctx.steps, ctx.has_bias = steps, bias is not None
         last = steps[-1] + write
-        # the outputs are a copy, as in PyTorch: a user may change them in place without spoiling
-        # the states that backward reads
-        return hs[write : seq_len + write].copy(), hs[last].copy(), cs[last]
+        # the outputs are rows of hs, which backward reads: changing them in place makes backward
+        # raise, as in PyTorch; h_n is a copy, free to change (also as in PyTorch)
+        return hs[write : seq_len + write], hs[last].copy(), cs[last]
 
     @staticmethod
     def backward(ctx, grad_outputs, grad_h, grad_c):
