@@ -7,8 +7,7 @@ For bench_rnn's shape (LSTM(32 -> 128) over 64 steps at batch 32, float32), runs
 phase:
 
     forward   input projection (x W_ih^T, all steps at once), recurrent product (h W_hh^T, per
-              step), gate activation (the fused kernel, adding h W_hh^T and the biases in place),
-              output copy
+              step), gate activation (the fused kernel, adding h W_hh^T and the biases in place)
     backward  gate backward (the fused kernel), recurrent product (d_gates W_hh, per step),
               input gradient (dx = D W_ih), weight products (dW_hh, dW_ih and db as one product,
               D^T [H | X | 1])
@@ -50,8 +49,6 @@ def passes(x, weights, clock_forward, clock_backward):
             hidden_share = hs[t] @ w_t
         with clock_forward("gate activation"):
             gate_pass(gates_all[t], hidden_share, bias, cs[t], cs[t + 1], tanh_c_all[t], hs[t + 1])
-    with clock_forward("output copy"):
-        hs[1:].copy()
     gate_backward = R.lstm_gates_backward_pass(gates_all)
     d_gates_all = np.empty_like(gates_all)
     dh, dc = np.zeros_like(hs[0]), np.zeros_like(cs[0])
