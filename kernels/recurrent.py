@@ -1,5 +1,6 @@
-"""CPU kernels for the LSTM's elementwise work: the gate activations and cell update of a step
-(float32) and the gradients through them, each in one pass over the (batch, 4 * H) gate array.
+"""CPU kernels for the LSTM's and the GRU's elementwise work: the gate activations and state
+update of a step (float32) and the gradients through them, each in one pass over the step's
+(batch, gates * H) gate array.
 
 NumPy needs a dozen passes (and temporaries) for the same arithmetic; on the small arrays of a
 recurrent step those passes cost more than the matrix products.  A call of expf or tanhf per
@@ -7,7 +8,8 @@ element would keep a loop from running on vector instructions, so the forward co
 plain arithmetic: e^x as 2^k e^r (Cephes' float32 polynomial; within 1 ulp, and relative to tiny
 results of saturated gates too), tanh as a rational function (within 6 ulp).
 ``minidl.ops.recurrent`` uses these on NumPy arrays and its array-module code (the readable twin)
-on CuPy arrays.  Gate blocks are PyTorch's: i, f, g, o, each H columns wide.
+on CuPy arrays (and on float64 arrays, forward).  Gate blocks are PyTorch's: i, f, g, o for the
+LSTM, r, z, n for the GRU, each H columns wide.
 
 ``error_model="numpy"`` lets a division by zero give inf instead of raising (Python's rule, which
 keeps LLVM from vectorizing a loop that divides); ``fastmath={"contract"}`` lets it fuse a * b + c
@@ -132,3 +134,50 @@ def lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c, d_gates, grad_c_prev):
             d_g[k] = d_cell * i[k] * (one - g[k] * g[k])
             d_o[k] = g_h[k] * tanh_cell[k] * o[k] * (one - o[k])
             out[k] = d_cell * f[k]
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def gru_gates_forward_float32(gates, hidden, bias_ih, bias_hh, h, h_new, hidden_n):
+    """A GRU step (gate blocks r, z, n) from ``gates`` = x W_ih^T and ``hidden`` = h W_hh^T:
+    r, z = sigmoid(gates + hidden + b_ih + b_hh) and n = tanh(x_n + b_in + r h_n), with
+    h_n = hidden_n + b_hn written into ``hidden_n``; r, z, n are written over ``gates`` and
+    h' = n + z (h - n) into ``h_new`` (all float32)."""
+    batch, width = gates.shape
+    hidden_size = width // 3
+    rz, new = slice(0, 2 * hidden_size), slice(2 * hidden_size, width)
+    b_rz_in, b_rz_h, b_n_in, b_n_h = bias_ih[rz], bias_hh[rz], bias_ih[new], bias_hh[new]
+    for b in range(batch):
+        row, extra = gates[b], hidden[b]
+        r_and_z, x_rz = row[rz], extra[rz]
+        for k in range(2 * hidden_size):
+            r_and_z[k] = sigmoid_float32(r_and_z[k] + x_rz[k] + b_rz_in[k] + b_rz_h[k])
+        r, z, n = row[:hidden_size], row[hidden_size : 2 * hidden_size], row[new]
+        h_n, from_h, h_row, h_out = hidden_n[b], extra[new], h[b], h_new[b]
+        for k in range(hidden_size):
+            h_n[k] = from_h[k] + b_n_h[k]
+            n[k] = tanh_float32(n[k] + b_n_in[k] + r[k] * h_n[k])
+            h_out[k] = n[k] + z[k] * (h_row[k] - n[k])
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def gru_gates_backward(gates, hidden_n, h, grad_h, d_x, d_hidden, grad_h_direct):
+    """With the activated ``gates`` (r, z, n), h_n = h W_hn^T + b_hn, the step's input state h and
+    g the gradient of h':  dn = g (1 - z)(1 - n^2),  dz = g (h - n) z (1 - z),
+    dr = dn h_n r (1 - r);  d_x = [dr, dz, dn] (the gradient of x W_ih^T + b_ih),
+    d_hidden = [dr, dz, dn r] (of h W_hh^T + b_hh),  grad_h_direct = g z (the part of dh that does
+    not go through W_hh).  One loop per row, over views of the blocks that start at 0."""
+    batch, hidden_size = h.shape
+    one = gates.dtype.type(1)
+    for b in range(batch):
+        row, dx_row, dh_row = gates[b], d_x[b], d_hidden[b]
+        r, z, n = row[:hidden_size], row[hidden_size : 2 * hidden_size], row[2 * hidden_size :]
+        d_r, d_z, d_n = dx_row[:hidden_size], dx_row[hidden_size : 2 * hidden_size], dx_row[2 * hidden_size :]
+        dh_r, dh_z, dh_n = dh_row[:hidden_size], dh_row[hidden_size : 2 * hidden_size], dh_row[2 * hidden_size :]
+        h_n, h_row, g, direct = hidden_n[b], h[b], grad_h[b], grad_h_direct[b]
+        for k in range(hidden_size):
+            d_new = g[k] * (one - z[k]) * (one - n[k] * n[k])
+            d_reset = d_new * h_n[k] * r[k] * (one - r[k])
+            d_update = g[k] * (h_row[k] - n[k]) * z[k] * (one - z[k])
+            d_r[k], d_z[k], d_n[k] = d_reset, d_update, d_new
+            dh_r[k], dh_z[k], dh_n[k] = d_reset, d_update, d_new * r[k]
+            direct[k] = g[k] * z[k]

@@ -120,7 +120,8 @@ def test_recurrent_layers(name, seq, batch, features, hidden, layers, bidirectio
         check_layer(ours, theirs, [x, *states], with_hx)
 
 
-@pytest.mark.parametrize("name, fused_op", [("LSTM", "LSTMSequence"), ("LSTMCell", "LSTMStep"), ("GRU", "GRUStep")])
+@pytest.mark.parametrize("name, fused_op", [("LSTM", "LSTMSequence"), ("LSTMCell", "LSTMStep"), ("GRU", "GRUSequence"),
+                                           ("GRUCell", "GRUStep")])
 def test_the_fused_recurrent_ops_refuse_a_second_derivative_naming_the_switch(name, fused_op):
     layer = getattr(nn, name)(2, 3).double()
     x = md.tensor(np.ones((4, 2) if name.endswith("Cell") else (3, 4, 2)), requires_grad=True)

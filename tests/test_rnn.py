@@ -294,10 +294,10 @@ def test_full_lengths_equal_no_lengths_and_padding_does_not_leak():
     md.manual_seed(0)
     layer = nn.GRU(2, 3, bidirectional=True)
     x = md.randn(4, 2, 2)
-    full, h_full = layer(x)
-    same, h_same = layer(x, lengths=[4, 4])
-    np.testing.assert_array_equal(full.numpy(), same.numpy())
-    np.testing.assert_array_equal(h_full.numpy(), h_same.numpy())
+    full, h_full = layer(x)  # one GRUSequence op: the biases are added in another order than ...
+    same, h_same = layer(x, lengths=[4, 4])  # ... the per-step path's, so float32 rounding differs
+    assert_close(full.numpy(), same.numpy(), 1e-6, 1e-6, "outputs")
+    assert_close(h_full.numpy(), h_same.numpy(), 1e-6, 1e-6, "h_n")
     noisy = md.tensor(x.numpy().copy())
     noisy[2:, 1] = 100.0  # padding of sequence 1 (length 2) must not matter
     out_a, h_a = layer(x, lengths=[4, 2])
@@ -378,7 +378,7 @@ def test_lstm_kernels_match_their_array_module_twin(dtype, monkeypatch):
     results = []
     for use_kernel in (True, False):
         if not use_kernel:
-            monkeypatch.setattr(R, "fused_lstm_kernels", lambda array: None)
+            monkeypatch.setattr(R, "fused_kernels", lambda array: None)
         inputs = [md.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
         h, c = R.lstm_step(*inputs)
         (h * md.tensor(upstream, dtype=dtype) + c * 3).sum().backward()
@@ -452,22 +452,55 @@ def test_float32_exp_kernel_is_within_1_ulp_and_keeps_nan():
     assert np.isnan(clamped[4]) and np.isnan(_float32_gate_kernel(0, np.array([np.nan], np.float32))[0])
 
 
+def _sequence_results(layer, x, lengths=None):
+    """Outputs, final states, the input's and every parameter's gradient of one forward and
+    backward through ``layer`` (an LSTM or GRU), as NumPy arrays."""
+    layer.zero_grad()
+    inputs = md.tensor(x, requires_grad=True)
+    output, states = layer(inputs, lengths=lengths)
+    states = states if isinstance(states, tuple) else (states,)
+    (output.sum() + sum((state * state * (k + 1)).sum() for k, state in enumerate(states))).backward()
+    return [output.numpy(), *(s.numpy() for s in states), inputs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_lstm_sequence_op_matches_the_step_by_step_path(bidirectional, float64):
-    """Full-length sequences run as one LSTMSequence op; giving lengths (all full) takes the
-    per-step path. Outputs, final states and every gradient agree."""
+def test_sequence_op_matches_the_step_by_step_path(kind, bidirectional, float64):
+    """Full-length sequences run as one LSTMSequence / GRUSequence op; giving lengths (all full)
+    takes the per-step path. Outputs, final states and every gradient agree."""
     md.manual_seed(3)
-    layer = nn.LSTM(3, 4, num_layers=2, bidirectional=bidirectional)
+    layer = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=bidirectional)
     x = np.random.default_rng(3).standard_normal((5, 2, 3))
-    results = []
-    for lengths in (None, [5, 5]):
-        layer.zero_grad()
-        inputs = md.tensor(x, requires_grad=True)
-        output, (h_n, c_n) = layer(inputs, lengths=lengths)
-        (output.sum() + (h_n * h_n).sum() + (c_n * 2).sum()).backward()
-        results.append([output.numpy(), h_n.numpy(), c_n.numpy(), inputs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
-    for k, (mine, expected) in enumerate(zip(*results)):
+    if not bidirectional:  # (two directions end in a cat)
+        assert layer(md.tensor(x))[0].grad_fn.name == f"{kind}Sequence"
+    for k, (mine, expected) in enumerate(zip(_sequence_results(layer, x), _sequence_results(layer, x, [5, 5]))):
         assert_close(mine, expected, 1e-12, 1e-12, f"result {k}")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kind", ["GRU", "GRUCell"])
+def test_gru_kernels_match_their_array_module_twin(kind, dtype, monkeypatch):
+    """The GRU's Numba kernels (GRUSequence in nn.GRU, GRUStep in nn.GRUCell; the forward one for
+    float32) and the array-module code (what CuPy arrays run) give the same outputs and gradients,
+    with and without biases."""
+    x = np.random.default_rng(5).standard_normal((6, 3, 2) if kind == "GRU" else (3, 2))
+    md.manual_seed(5)
+    layers = [getattr(nn, kind)(2, 4, bias=bias, dtype=dtype) for bias in (True, False)]
+    tolerance = 1e-12 if dtype == "float64" else 1e-5
+    for layer in layers:
+        results = []
+        for use_kernel in (True, False):
+            if not use_kernel:
+                monkeypatch.setattr(R, "fused_kernels", lambda array: None)
+            layer.zero_grad()
+            inputs = md.tensor(x, dtype=dtype, requires_grad=True)
+            output = layer(inputs)
+            output = output[0] if isinstance(output, tuple) else output
+            (output * md.tensor(np.arange(output.numel()).reshape(output.shape) % 5, dtype=dtype)).sum().backward()
+            results.append([output.numpy(), inputs.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()])
+        monkeypatch.undo()
+        for mine, expected in zip(*results):
+            assert_close(mine, expected, tolerance, tolerance, f"{kind} bias={layer.bias}")
 
 
 def _backward_after_changing_in_place(library, layer, x, change_output):

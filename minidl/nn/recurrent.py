@@ -359,6 +359,9 @@ class _RNNBase(Module):
             bias = None if b_ih is None else b_ih + b_hh
             outputs, h, c = R.lstm_sequence(x, *state, w_ih, w_hh, bias, reverse=reverse)
             return outputs, (h, c)
+        if valid is None and self.num_gates == 3:  # full-length GRU sequences: one op for all steps
+            outputs, h = R.gru_sequence(x, *state, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+            return outputs, (h,)
         seq_len, batch, features = x.shape
         projection, step_bias = self._project(F.reshape(x, (seq_len * batch, features)), w_ih, b_ih, b_hh)
         projection = F.reshape(projection, (seq_len, batch, projection.shape[1]))

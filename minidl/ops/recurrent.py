@@ -221,24 +221,29 @@ class LSTMSequence(Function):
             dh, dc = xp.matmul(d_gates_all[t], w_hh, out=dh_next), dc_prev
         d_rows = d_gates_all.reshape(-1, gates_all.shape[2])
         grad_x = (d_rows @ w_ih).reshape(gates_all.shape[:2] + (w_ih.shape[1],)) if w_ih is not None else None
-        grad_w_hh, grad_w_ih, grad_b = _weight_grads(d_rows, previous_h, x, ctx.has_bias)
+        (grad_w_hh, grad_w_ih), grad_b = _weight_grads(d_rows, [previous_h, x], ctx.has_bias)
         return (grad_x, dh, dc, grad_w_ih, grad_w_hh) + ((grad_b,) if ctx.has_bias else ())
 
 
-def _weight_grads(d_rows, previous_h, x, has_bias):
-    """dW_hh = D^T H, dW_ih = D^T X and db = D^T 1 from one product, D^T [H | X | 1]: one pass
-    over the (steps * batch, 4 H) gate gradients D instead of three.  ``x`` is None when W_ih needs
-    no gradient; the parts not asked for come back as None."""
+def _weight_grads(d_rows, inputs, has_bias):
+    """The weight and bias gradients of a product with matrices X_k (a pre-activation
+    sum_k X_k W_k^T + b with gradient D, rows matching): dW_k = D^T X_k and db = D^T 1, all from one
+    product D^T [X_1 | X_2 | ... | 1], one pass over the (steps * batch, gates * H) array D instead
+    of one per weight and one for the bias.  ``inputs`` holds None where a weight needs no
+    gradient; returns ([dW_k or None, ...], db or None)."""
     xp = backend.get_array_module(d_rows)
-    rows, hidden = d_rows.shape[0], previous_h.shape[-1]
-    x_rows = None if x is None else x.reshape(rows, -1)
-    columns = [previous_h.reshape(rows, hidden)] + ([] if x is None else [x_rows])
+    rows = d_rows.shape[0]
+    columns = [x.reshape(rows, -1) for x in inputs if x is not None]
     columns += [xp.ones((rows, 1), d_rows.dtype)] if has_bias else []
+    if not columns:
+        return [None] * len(inputs), None
     products = d_rows.T @ xp.concatenate(columns, axis=1)
-    grad_w_hh = xp.ascontiguousarray(products[:, :hidden])
-    grad_w_ih = None if x is None else xp.ascontiguousarray(products[:, hidden : hidden + x_rows.shape[1]])
-    grad_b = xp.ascontiguousarray(products[:, -1]) if has_bias else None
-    return grad_w_hh, grad_w_ih, grad_b
+    grads, start = [], 0
+    for x in inputs:
+        width = 0 if x is None else x.shape[-1]
+        grads.append(None if x is None else xp.ascontiguousarray(products[:, start : start + width]))
+        start += width
+    return grads, (xp.ascontiguousarray(products[:, -1]) if has_bias else None)
 
 
 def lstm_gates_forward_pass(*arrays):
@@ -246,7 +251,7 @@ def lstm_gates_forward_pass(*arrays):
     the Numba kernel of ``kernels.recurrent`` for float32 NumPy arrays, ``_lstm_gates_forward``
     (the array-module code) for the others.  Both take (gates, addend, bias, c, c_new, tanh_c,
     h_new) and activate ``gates`` in place."""
-    kernels = fused_lstm_kernels(arrays[0])
+    kernels = fused_kernels(arrays[0])
     if kernels is None or any(a.dtype != np.float32 for a in arrays):
         return _lstm_gates_forward
     return kernels.lstm_gates_forward_float32
@@ -261,12 +266,12 @@ def lstm_gates_backward_pass(array):
     """The function that runs the gradients through the LSTM's gates on ``array``'s kind: the Numba
     kernel for NumPy arrays, ``_lstm_gates_backward`` for CuPy's; both take (gates, c, tanh_c,
     grad_h, grad_c, d_gates, grad_c_prev) and write the last two."""
-    kernels = fused_lstm_kernels(array)
+    kernels = fused_kernels(array)
     return _lstm_gates_backward if kernels is None else kernels.lstm_gates_backward
 
 
-def fused_lstm_kernels(array):
-    """The Numba kernels for the LSTM's elementwise work when ``array`` is a NumPy array
+def fused_kernels(array):
+    """The Numba kernels for the LSTM's and GRU's elementwise work when ``array`` is a NumPy array
     (``kernels.recurrent``), None for CuPy arrays, which take the array-module code below."""
     if backend.is_cupy_array(array):
         return None
@@ -316,6 +321,124 @@ def _lstm_gates_backward(gates, c, tanh_c, grad_h, grad_c, d_gates, grad_c_prev)
     xp.multiply(d_c_new, f, out=grad_c_prev)
 
 
+class GRUSequence(Function):
+    """A whole GRU layer direction over full-length sequences as one op, like ``LSTMSequence``:
+    one product gives the input's share of every step's gates (x W_ih^T), then each step takes
+    h W_hh^T and one gate pass (``GRUStep``'s equations, both biases added in it).  The backward
+    walks the steps in reverse.  The two shares get different gradients in the n block (r scales
+    h_n there), d_x = [dr, dz, dn] for x W_ih^T + b_ih and d_hidden = [dr, dz, dn r] for
+    h W_hh^T + b_hh, so the weights come from two products at the end:
+        [dW_ih | db_ih] = D_x^T [X | 1],   [dW_hh | db_hh] = D_h^T [H | 1],   dx = D_x W_ih.
+    Outputs: all h_t (seq_len, batch, H; a copy, as PyTorch's) and h_n."""
+
+    first_order_only = UNFUSED_HINT  # a second derivative goes through the unfused path
+
+    @staticmethod
+    def forward(ctx, x, h, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+        xp = backend.get_array_module(h)
+        seq_len, batch, features = x.shape
+        steps = range(seq_len - 1, -1, -1) if reverse else range(seq_len)
+        gates_all = (x.reshape(-1, features) @ w_ih.T).reshape(seq_len, batch, w_ih.shape[0])
+        read, write = (1, 0) if reverse else (0, 1)  # the state buffer as in LSTMSequence
+        hs = xp.empty((seq_len + 1,) + h.shape, dtype=h.dtype)
+        hidden_n_all = xp.empty_like(hs[1:])  # h W_hn^T + b_hn of every step, for backward
+        hs[steps[0] + read] = h
+        w_t = xp.ascontiguousarray(w_hh.T)
+        gate_pass = gru_gates_forward_pass(x, h, w_ih, w_hh)
+        bias_ih, bias_hh = _bias_or_zeros(b_ih, gates_all), _bias_or_zeros(b_hh, gates_all)
+        for t in steps:
+            gate_pass(gates_all[t], hs[t + read] @ w_t, bias_ih, bias_hh, hs[t + read], hs[t + write],
+                      hidden_n_all[t])
+        needs_x, needs_w_ih = ctx.needs_input_grad[0], ctx.needs_input_grad[2]
+        ctx.save_for_backward(gates_all, hidden_n_all, hs[read : seq_len + read], x if needs_w_ih else None,
+                              w_ih if needs_x else None, w_hh)
+        ctx.steps, ctx.has_bias = steps, b_ih is not None
+        return hs[write : seq_len + write].copy(), hs[steps[-1] + write].copy()
+
+    @staticmethod
+    def backward(ctx, grad_outputs, grad_h):
+        gates_all, hidden_n_all, previous_h, x, w_ih, w_hh = ctx.saved
+        xp = backend.get_array_module(gates_all)
+        gate_backward = gru_gates_backward_pass(gates_all)
+        d_x_all, d_hidden_all = xp.empty_like(gates_all), xp.empty_like(gates_all)
+        dh = grad_h
+        g_h, direct, dh_next = (xp.empty_like(previous_h[0]) for _ in range(3))  # buffers the steps reuse
+        for t in reversed(ctx.steps):
+            xp.add(grad_outputs[t], dh, out=g_h)
+            gate_backward(gates_all[t], hidden_n_all[t], previous_h[t], g_h, d_x_all[t], d_hidden_all[t], direct)
+            dh = xp.matmul(d_hidden_all[t], w_hh, out=dh_next)
+            dh += direct
+        width = gates_all.shape[2]
+        d_x_rows, d_hidden_rows = d_x_all.reshape(-1, width), d_hidden_all.reshape(-1, width)
+        grad_x = (d_x_rows @ w_ih).reshape(gates_all.shape[:2] + (w_ih.shape[1],)) if w_ih is not None else None
+        (grad_w_ih,), grad_b_ih = _weight_grads(d_x_rows, [x], ctx.has_bias)
+        (grad_w_hh,), grad_b_hh = _weight_grads(d_hidden_rows, [previous_h], ctx.has_bias)
+        return (grad_x, dh, grad_w_ih, grad_w_hh) + ((grad_b_ih, grad_b_hh) if ctx.has_bias else ())
+
+
+def gru_gates_forward_pass(*arrays):
+    """The function that runs a GRU step's gate activations and state update on ``arrays``' kind:
+    the Numba kernel of ``kernels.recurrent`` for float32 NumPy arrays, ``_gru_gates_forward`` for
+    the others.  Both take (gates, hidden, bias_ih, bias_hh, h, h_new, hidden_n) and activate
+    ``gates`` (x W_ih^T) in place."""
+    kernels = fused_kernels(arrays[0])
+    if kernels is None or any(a.dtype != np.float32 for a in arrays):
+        return _gru_gates_forward
+    return kernels.gru_gates_forward_float32
+
+
+def gru_gates_backward_pass(array):
+    """The function that runs the gradients through a GRU step's gates on ``array``'s kind: the
+    Numba kernel for NumPy arrays, ``_gru_gates_backward`` for CuPy's; both take (gates, hidden_n,
+    h, grad_h, d_x, d_hidden, grad_h_direct) and write the last three."""
+    kernels = fused_kernels(array)
+    return _gru_gates_backward if kernels is None else kernels.gru_gates_backward
+
+
+def _gru_gates_forward(gates, hidden, bias_ih, bias_hh, h, h_new, hidden_n):
+    """The array-module twin of ``kernels.recurrent.gru_gates_forward_float32``: r, z =
+    sigmoid(gates + hidden + b_ih + b_hh), hidden_n = h_n + b_hn, n = tanh(x_n + b_in + r h_n)
+    (written over ``gates``), h' = n + z (h - n)."""
+    xp = backend.get_array_module(gates)
+    gates += bias_ih
+    hidden += bias_hh
+    size = h.shape[1]
+    r_and_z = gates[:, : 2 * size]
+    r_and_z += hidden[:, : 2 * size]
+    sigmoid_(r_and_z)
+    r, z, n = _blocks(gates, 3)
+    hidden_n[...] = hidden[:, 2 * size :]
+    n += r * hidden_n
+    xp.tanh(n, out=n)
+    xp.subtract(h, n, out=h_new)
+    h_new *= z
+    h_new += n
+
+
+def _gru_gates_backward(gates, hidden_n, h, grad_h, d_x, d_hidden, grad_h_direct):
+    """The array-module twin of ``kernels.recurrent.gru_gates_backward``: with g = grad_h,
+    dn = g (1 - z)(1 - n^2), dz = g (h - n) z (1 - z), dr = dn h_n r (1 - r); writes
+    d_x = [dr, dz, dn], d_hidden = [dr, dz, dn r] and grad_h_direct = g z."""
+    xp = backend.get_array_module(gates)
+    r, z, n = _blocks(gates, 3)
+    d_r, d_z, d_n = _blocks(d_x, 3)
+    one_minus_z = 1 - z
+    xp.multiply(n, n, out=d_n)
+    xp.subtract(1, d_n, out=d_n)
+    d_n *= grad_h
+    d_n *= one_minus_z
+    xp.subtract(h, n, out=d_z)
+    d_z *= grad_h
+    d_z *= z
+    d_z *= one_minus_z
+    xp.multiply(d_n, hidden_n, out=d_r)
+    d_r *= r
+    d_r *= 1 - r
+    d_hidden[...] = d_x
+    d_hidden[:, 2 * h.shape[1] :] *= r
+    xp.multiply(grad_h, z, out=grad_h_direct)
+
+
 class GRUStep(Function):
     """One GRU step (gate order r, z, n); see the module docstring for the equations.
 
@@ -331,45 +454,23 @@ class GRUStep(Function):
     @staticmethod
     def forward(ctx, x_proj, h, w_hh, b_hh=None):
         xp = backend.get_array_module(h)
-        size = h.shape[-1]
-        hidden = _hidden_gates(h, w_hh, b_hh)
-        rz = sigmoid_(x_proj[:, : 2 * size] + hidden[:, : 2 * size])
-        r, z = _blocks(rz, 2)
-        hidden_n = hidden[:, 2 * size :]
-        n = r * hidden_n
-        n += x_proj[:, 2 * size :]
-        xp.tanh(n, out=n)
-        h_new = h - n
-        h_new *= z
-        h_new += n
-        ctx.save_for_backward(rz, n, hidden_n, h, w_hh)
+        gates, h_new, hidden_n = xp.array(x_proj), xp.empty_like(h), xp.empty_like(h)  # gates: a copy, activated in place
+        no_bias = xp.zeros(gates.shape[1], gates.dtype)  # x_proj holds b_ih already
+        gate_pass = gru_gates_forward_pass(x_proj, h, w_hh)
+        gate_pass(gates, h @ w_hh.T, no_bias, no_bias if b_hh is None else b_hh, h, h_new, hidden_n)
+        ctx.save_for_backward(gates, hidden_n, h, w_hh)
         ctx.w_hh_index, ctx.has_bias = 2, b_hh is not None
         return h_new
 
     @staticmethod
     def backward(ctx, grad):
-        rz, n, hidden_n, h, w_hh = ctx.saved
-        xp = backend.get_array_module(rz)
-        r, z = _blocks(rz, 2)
-        one_minus_z = 1 - z
-        d_x = xp.empty((h.shape[0], 3 * h.shape[1]), dtype=rz.dtype)
-        d_r, d_z, d_n = _blocks(d_x, 3)
-        xp.multiply(n, n, out=d_n)  # dn_pre = g (1 - z)(1 - n^2)
-        xp.subtract(1, d_n, out=d_n)
-        d_n *= grad
-        d_n *= one_minus_z
-        xp.subtract(h, n, out=d_z)  # dz_pre = g (h - n) z (1 - z)
-        d_z *= grad
-        d_z *= z
-        d_z *= one_minus_z
-        xp.multiply(d_n, hidden_n, out=d_r)  # dr_pre = dn_pre h_n r (1 - r)
-        d_r *= r
-        d_r *= 1 - r
-        d_hidden = d_x.copy()
-        d_hidden[:, 2 * h.shape[1] :] *= r
+        gates, hidden_n, h, w_hh = ctx.saved
+        xp = backend.get_array_module(gates)
+        d_x, d_hidden, direct = xp.empty_like(gates), xp.empty_like(gates), xp.empty_like(h)
+        gru_gates_backward_pass(gates)(gates, hidden_n, h, xp.ascontiguousarray(grad), d_x, d_hidden, direct)
         grad_h, *grads = _hidden_grads(ctx, d_hidden, h, w_hh)
         if grad_h is not None:
-            grad_h += grad * z
+            grad_h += direct
         return (d_x, grad_h, *grads)
 
 
@@ -408,6 +509,15 @@ def lstm_sequence(x, h, c, w_ih, w_hh, bias=None, reverse=False):
     if config.recurrent_algorithm == "unfused":
         return lstm_sequence_reference(x, h, c, w_ih, w_hh, bias, reverse=reverse)
     return LSTMSequence.apply(*_present(x, h, c, w_ih, w_hh, bias), reverse=reverse)
+
+
+def gru_sequence(x, h, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+    """All steps of one GRU layer direction over x (seq_len, batch, input_size) as one op;
+    returns (outputs (seq_len, batch, H), h_n).  The biases come both or neither."""
+    if config.recurrent_algorithm == "unfused":
+        return gru_sequence_reference(x, h, w_ih, w_hh, b_ih, b_hh, reverse=reverse)
+    biases = () if b_ih is None else (b_ih, b_hh)
+    return GRUSequence.apply(x, h, w_ih, w_hh, *biases, reverse=reverse)
 
 
 def gru_step(x_proj, h, w_hh, b_hh=None):
@@ -490,6 +600,18 @@ def lstm_sequence_reference(x, h, c, w_ih, w_hh, bias=None, reverse=False):
         h, c = lstm_step_reference(x_proj[t], h, c, w_hh, bias)
         outputs[t] = h
     return stack([outputs[t] for t in steps]), h, c
+
+
+def gru_sequence_reference(x, h, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
+    """``gru_sequence`` from small ops: the input projection, then ``gru_step_reference`` at
+    every step."""
+    x_proj = linear(x, w_ih, b_ih)
+    steps = range(x.shape[0])
+    outputs = {}
+    for t in reversed(steps) if reverse else steps:
+        h = gru_step_reference(x_proj[t], h, w_hh, b_hh)
+        outputs[t] = h
+    return stack([outputs[t] for t in steps]), h
 
 
 def gru_step_reference(x_proj, h, w_hh, b_hh=None):
