@@ -5,7 +5,9 @@ A recurrent layer spends its time in a loop over the sequence, so the engine sho
 per step, not the dozen small ops the gate equations are made of.  The input's share of the gates
 does not depend on the previous step, so it is computed for the whole sequence by one matmul
 before the loop (``x_proj = x W_ih^T + b_ih``) and split into steps with ``unbind``.  Each step
-Function then takes its slice ``x_proj`` plus the previous state and ``W_hh``, ``b_hh``:
+Function then takes its slice ``x_proj`` plus the previous state and ``W_hh``, ``b_hh`` (``nn.LSTM`` and
+``nn.GRU`` run full-length sequences as one op, ``LSTMSequence`` / ``GRUSequence``, which own the
+projection and loop over the same steps without a graph node per step):
 
     RNN:   h' = act(x_proj + h W_hh^T + b_hh),  act = tanh or relu
     LSTM:  [i f g o] = x_proj + h W_hh^T + b_hh        (four blocks of H columns)
