@@ -504,8 +504,8 @@ def test_gru_kernels_match_their_array_module_twin(kind, dtype, monkeypatch):
 
 
 def _backward_after_changing_in_place(library, layer, x, change_output):
-    """"raises" or "runs": backward through ``layer`` after an in-place change of its output (or of
-    h_n and c_n)."""
+    """The word "raises" or "runs": what backward through ``layer`` does after an in-place change
+    of its output (or of h_n and c_n)."""
     output, (h_n, c_n) = layer(library.tensor(x))
     if change_output:
         output.add_(1)

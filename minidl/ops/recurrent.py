@@ -400,7 +400,7 @@ def gru_gates_backward_pass(array):
 def _gru_gates_forward(gates, hidden, bias_ih, bias_hh, h, h_new, hidden_n):
     """The array-module twin of ``kernels.recurrent.gru_gates_forward_float32``: r, z =
     sigmoid(gates + hidden + b_ih + b_hh), hidden_n = h_n + b_hn, n = tanh(x_n + b_in + r h_n)
-    (written over ``gates``), h' = n + z (h - n)."""
+    (written over ``gates``), h' = n + z (h - n).  ``hidden`` (a fresh product) gets b_hh added."""
     xp = backend.get_array_module(gates)
     gates += bias_ih
     hidden += bias_hh
@@ -595,25 +595,32 @@ def lstm_step_reference(x_proj, h, c, w_hh, b_hh=None):
 def lstm_sequence_reference(x, h, c, w_ih, w_hh, bias=None, reverse=False):
     """``lstm_sequence`` from small ops: the input projection, then ``lstm_step_reference`` at
     every step."""
-    x_proj = linear(x, w_ih)
-    steps = range(x.shape[0])
-    outputs = {}
-    for t in reversed(steps) if reverse else steps:
-        h, c = lstm_step_reference(x_proj[t], h, c, w_hh, bias)
-        outputs[t] = h
-    return stack([outputs[t] for t in steps]), h, c
+    def step(x_t, state):
+        return lstm_step_reference(x_t, *state, w_hh, bias)
+
+    outputs, (h, c) = _run_steps(step, linear(x, w_ih), (h, c), reverse)
+    return outputs, h, c
 
 
 def gru_sequence_reference(x, h, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
     """``gru_sequence`` from small ops: the input projection, then ``gru_step_reference`` at
     every step."""
-    x_proj = linear(x, w_ih, b_ih)
-    steps = range(x.shape[0])
+    def step(x_t, state):
+        return (gru_step_reference(x_t, *state, w_hh, b_hh),)
+
+    outputs, (h,) = _run_steps(step, linear(x, w_ih, b_ih), (h,), reverse)
+    return outputs, h
+
+
+def _run_steps(step, x_proj, state, reverse):
+    """``state = step(x_proj[t], state)`` over the steps (backwards when ``reverse``); returns
+    the states' first parts h_t stacked in time order, and the last state."""
+    steps = range(x_proj.shape[0])
     outputs = {}
     for t in reversed(steps) if reverse else steps:
-        h = gru_step_reference(x_proj[t], h, w_hh, b_hh)
-        outputs[t] = h
-    return stack([outputs[t] for t in steps]), h
+        state = step(x_proj[t], state)
+        outputs[t] = state[0]
+    return stack([outputs[t] for t in steps]), state
 
 
 def gru_step_reference(x_proj, h, w_hh, b_hh=None):
