@@ -8,8 +8,11 @@
 - ``kernels.cuda``: the same helpers compiled as CUDA device functions, inside ``@cuda.jit``
   kernels launched on CuPy arrays (Numba takes them through ``__cuda_array_interface__``), on
   the stream CuPy is working on and without making the host wait.
-- ``kernels.recurrent``: the LSTM's elementwise gate arithmetic, forward (float32) and backward,
-  one compiled pass each over a step's gate array (CPU).
+- ``kernels.recurrent``: the LSTM's and GRU's elementwise gate arithmetic, forward (float32) and
+  backward, one compiled pass each over a step's gate array (CPU).
+- ``kernels.few_taps``: the first layers' convolutions (few taps), weights held in registers (CPU).
+- ``kernels.normalization``: batch and layer normalisation's statistics and passes (CPU).
+- ``kernels.optim``: Adam's update, one pass over a parameter and its moments (CPU).
 
 Every kernel writes into output arrays that the caller allocates, so the same call works on
 NumPy and CuPy arrays.  Geometry arguments are pairs ``(rows, cols)``: ``out_size``, ``kernel``,

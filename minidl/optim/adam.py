@@ -1,4 +1,6 @@
 """Adam: momentum on the gradient and RMSprop's scaling, both corrected for starting at zero."""
+import numpy as np
+
 from minidl import backend
 from minidl.optim.optimizer import Optimizer, with_weight_decay
 
@@ -23,6 +25,10 @@ class Adam(Optimizer):
     m + (1 - b1) * (g - m)) and the update as w - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps),
     which folds the bias corrections into scalars.  The results differ by rounding only, about
     1e-16 relative per step.
+
+    ``update`` below is the formula on whole arrays.  On contiguous NumPy arrays (float32 or float64)
+    without amsgrad, the same operations run as one compiled loop, ``kernels.optim.adam_update``,
+    which gives the same bits in one pass over memory instead of a dozen (``compiled_update``).
     """
 
     def __init__(
@@ -46,6 +52,13 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(w)
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        kernel = None if group["amsgrad"] else compiled_update(w, g, m, v)
+        if kernel is not None:
+            decoupled = group["decoupled_weight_decay"]
+            scalars = (lr, b1, 1 - b1, b2, 1 - b2, eps, 0 if decoupled else weight_decay,
+                       1 - lr * weight_decay if decoupled else 1, 1 - b1**t, 1 - b2**t)
+            kernel(*(a.reshape(-1) for a in (w, g, m, v)), *(w.dtype.type(s) for s in scalars))
+            return
         if group["decoupled_weight_decay"]:
             w *= 1 - lr * weight_decay
         else:
@@ -61,3 +74,17 @@ class Adam(Optimizer):
         m_hat = m / (1 - b1**t)
         v_hat = v / (1 - b2**t)
         w -= lr * m_hat / (xp.sqrt(v_hat) + eps)
+
+
+def compiled_update(*arrays):
+    """``kernels.optim.adam_update`` where it runs on ``arrays`` (the parameter, its gradient and
+    moments): contiguous NumPy arrays, all float32 or all float64; None otherwise (CuPy arrays,
+    other dtypes, strided gradients), where the array code of ``Adam.update`` runs."""
+    dtype = arrays[0].dtype
+    if dtype not in (np.float32, np.float64) or backend.is_cupy_array(arrays[0]):
+        return None
+    if any(a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
+        return None
+    from kernels import optim
+
+    return optim.adam_update

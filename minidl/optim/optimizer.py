@@ -12,6 +12,8 @@ parameter array ``w`` in place, given its gradient array ``g``.  Its ``state`` h
 those Tensors (shared: changing them in place changes the Tensors) and ``"step"`` as an int; entries
 it adds become Tensors afterwards.  ``step()`` calls it for every parameter that has a gradient;
 parameters whose ``.grad`` is None are skipped and their state is left alone, as in PyTorch.
+(``Adam`` also runs its formula as one compiled loop on NumPy arrays, ``kernels.optim``: the same
+operations, bit for bit, in one pass over memory.)
 
 The arithmetic is PyTorch's (``foreach=False``), operation for operation, except where the formula
 reads better in another order that gives the same number: PyTorch keeps running means with
