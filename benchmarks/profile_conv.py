@@ -6,7 +6,8 @@ For the benchmarks' shapes (conv2d 32->64 13x13 and 1->32 28x28 at batch 64, con
 256 at batch 32, 3-wide kernels), runs the steps of ``Conv2dIm2col`` (``minidl/ops/conv.py``) chunk
 by chunk on ``minidl.parallel``'s threads, exactly as the op does, with a clock around each phase:
 
-    forward   im2col, GEMM (W @ cols), bias, layout (the product into (N, O, OH OW))
+    forward   im2col, GEMM (W @ cols), bias + layout (the product into (N, O, OH OW) with the bias
+              added, one compiled pass: ``kernels.cpu.rows_into_samples``)
     backward  im2col, grad layout (g as rows), weight GEMM (g @ cols^T), bias (sum of g),
               input GEMM (W^T @ g), col2im, reduce (the chunks' weight gradients summed)
 
@@ -46,7 +47,7 @@ CASES = [
     ("conv2d 1->32, 28x28, k3, batch 64", (64, 1, 28, 28), (32, 1, 3, 3), 0, False),
     ("conv1d 64->64, L256, k3 p1, batch 32", (32, 64, 256), (64, 64, 3), 1, True),
 ]
-FORWARD_PHASES = ("im2col", "gemm", "bias", "layout")
+FORWARD_PHASES = ("im2col", "gemm", "bias + layout")
 WEIGHT_GRADIENTS = ("g @ cols^T", "cols @ g^T")  # (m, inner N OH OW, n)
 BACKWARD_PHASES = ("im2col", "grad layout", "weight gemm", "bias", "input gemm", "col2im", "reduce")
 
@@ -73,10 +74,8 @@ def forward_pass(clock, x, w, b, geometry):
             cols = columns(cpu, x[samples], geometry)[0]
         with clock("gemm"):
             product = weight_rows.dot(cols)
-        with clock("bias"):
-            product += b.reshape(-1, 1)
-        with clock("layout"):
-            out[samples] = product.reshape(w.shape[0], -1, out_h * out_w).transpose(1, 0, 2)
+        with clock("bias + layout"):
+            cpu.rows_into_samples(product, b, out[samples])
 
     parallel.map_chunks(chunk, cache_chunks(x, w.shape[0], geometry))
     return out

@@ -109,6 +109,20 @@ def im2col(x, cols, out_size, kernel, stride, padding, dilation):
 
 
 @serial_kernel
+def rows_into_samples(product, bias, out):
+    """out[n, o, p] = product[o, n P + p] + bias[o]: a convolution's product, one row per output
+    channel o and one column per sample n and position p, laid out as PyTorch's (N, O, P), with
+    the bias added in the same pass."""
+    n_batch, channels, positions = out.shape
+    for o in range(channels):
+        row, shift = product[o], bias[o]
+        for n in range(n_batch):
+            source, plane = row[n * positions : (n + 1) * positions], out[n, o]
+            for p in range(positions):
+                plane[p] = source[p] + shift
+
+
+@serial_kernel
 def col2im(cols, dx, out_size, kernel, stride, padding, dilation):
     """The adjoint of im2col: dx[n, c, tap(oh, i), tap(ow, j)] += cols[(c, i, j), (n, oh, ow)].
 

@@ -253,3 +253,22 @@ def test_conv_backward_twice_with_retain_graph():
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * first[0], rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), 2 * first[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_rows_into_samples_kernel_is_the_array_layout(dtype, groups, with_bias):
+    """The compiled bias + layout pass of the im2col forward against the plain NumPy statement,
+    into a strided view (one group's channels of the output) as ``products_into`` writes it."""
+    from minidl.ops.conv import rows_into_samples
+
+    rng = np.random.default_rng(5)
+    n_batch, channels, positions = 3, 4, 7
+    product = rng.standard_normal((channels, n_batch * positions)).astype(dtype)
+    bias = rng.standard_normal(channels).astype(dtype) if with_bias else None
+    out = np.full((n_batch, channels * groups, positions), np.nan, dtype)
+    rows_into_samples(product.copy(), bias, out[:, -channels:])
+    expected = product.reshape(channels, n_batch, positions).transpose(1, 0, 2) + (0 if bias is None else bias[:, None])
+    np.testing.assert_array_equal(out[:, -channels:], expected)
+    assert np.isnan(out[:, : channels * (groups - 1)]).all()  # the other group's channels untouched
