@@ -160,10 +160,18 @@ def max_pool_plane(plane, out, argmax, kernel, stride, padding, dilation):
 
 @_jit
 def is_2x2(kernel, stride, padding):
-    """The 2x2 window at stride 2 without padding that most CNNs pool with.  Max pooling runs it
-    through ``max_pool_plane_2x2``; average pooling through a copy of its plane loop with the
-    geometry a constant, which the compiler unrolls (about 2x faster, measured)."""
+    """The 2x2 window at stride 2 without padding that most CNNs pool with.  Where every window
+    lies wholly inside the plane (``windows_inside``), max pooling runs it through
+    ``max_pool_plane_2x2`` and average pooling through ``avg_pool_plane_2x2``; with a partial
+    window at the edge (ceil_mode), average pooling runs a copy of its plane loop with the
+    geometry a constant, which the compiler unrolls (about 2x faster than the general one, measured)."""
     return kernel[0] == 2 and kernel[1] == 2 and stride[0] == 2 and stride[1] == 2 and padding[0] == 0 and padding[1] == 0
+
+
+@_jit
+def windows_inside(out_h, out_w, height, width):
+    """Whether the 2x2 windows at stride 2 of an (out_h, out_w) output all lie inside the plane."""
+    return 2 * out_h <= height and 2 * out_w <= width
 
 
 @_jit
@@ -198,7 +206,7 @@ def max_pool_forward(x, out, argmax, kernel, stride, padding, dilation):
     n_batch, channels, height, width = x.shape
     out_h, out_w = out.shape[2:]
     two_by_two = (is_2x2(kernel, stride, padding) and dilation[0] == 1 and dilation[1] == 1
-                  and 2 * out_h <= height and 2 * out_w <= width)  # fmt: skip
+                  and windows_inside(out_h, out_w, height, width))  # fmt: skip
     for item in prange(n_batch * channels):
         n, c = item // channels, item % channels
         if two_by_two:
@@ -254,14 +262,58 @@ def avg_pool_plane_backward(grad_out, dx, kernel, stride, padding, count_include
                     dx[h, w] += share
 
 
+@_jit
+def avg_pool_plane_2x2(pixels, out, width, out_h, out_w, divisor):
+    """``avg_pool_plane`` for 2x2 windows at stride 2 wholly inside a plane of ``width`` columns
+    (flat arrays): the four taps summed in ``window_sum``'s order and precision (float64), then
+    divided by ``divisor``, without the per-window bounds and divisor rules (~2x faster, measured)."""
+    for oh in range(_u(out_h)):
+        top = _u(2) * oh * _u(width)
+        below = top + _u(width)
+        for ow in range(_u(out_w)):
+            left = _u(2) * ow
+            total = 0.0
+            total += pixels[top + left]
+            total += pixels[top + left + _u(1)]
+            total += pixels[below + left]
+            total += pixels[below + left + _u(1)]
+            out[oh * _u(out_w) + ow] = total / divisor
+
+
+@_jit
+def avg_pool_plane_2x2_backward(grad_out, dx, width, out_h, out_w, divisor):
+    """The adjoint of ``avg_pool_plane_2x2``: each of a window's four pixels gets grad / divisor
+    (added, as in ``avg_pool_plane_backward``; the windows do not overlap)."""
+    for oh in range(_u(out_h)):
+        top = _u(2) * oh * _u(width)
+        below = top + _u(width)
+        for ow in range(_u(out_w)):
+            left = _u(2) * ow
+            share = grad_out[oh * _u(out_w) + ow] / divisor
+            dx[top + left] += share
+            dx[top + left + _u(1)] += share
+            dx[below + left] += share
+            dx[below + left + _u(1)] += share
+
+
+@_jit
+def divisor_2x2(divisor_override):
+    """What a 2x2 window wholly inside the input is divided by: its 4 pixels, or the override."""
+    return divisor_override if divisor_override > 0 else 4
+
+
 @kernel
 def avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, divisor_override):
     """out = sum of each window / average_divisor (PyTorch's rules for padding and ceil_mode)."""
-    n_batch, channels = x.shape[:2]
+    n_batch, channels, height, width = x.shape
+    out_h, out_w = out.shape[2:]
     two_by_two = is_2x2(kernel, stride, padding)
+    inside = two_by_two and windows_inside(out_h, out_w, height, width)
     for item in prange(n_batch * channels):
         n, c = item // channels, item % channels
-        if two_by_two:
+        if inside:
+            avg_pool_plane_2x2(x[n, c].reshape(-1), out[n, c].reshape(-1), width, out_h, out_w, divisor_2x2(divisor_override))
+        elif two_by_two:
             avg_pool_plane(x[n, c], out[n, c], (2, 2), (2, 2), (0, 0), count_include_pad, divisor_override)
         else:
             avg_pool_plane(x[n, c], out[n, c], kernel, stride, padding, count_include_pad, divisor_override)
@@ -270,11 +322,16 @@ def avg_pool_forward(x, out, kernel, stride, padding, count_include_pad, divisor
 @kernel
 def avg_pool_backward(grad_out, dx, kernel, stride, padding, count_include_pad, divisor_override):
     """dx[window] += grad_out / divisor for every in-bounds element of every window. ``dx`` starts at 0."""
-    n_batch, channels = dx.shape[:2]
+    n_batch, channels, height, width = dx.shape
+    out_h, out_w = grad_out.shape[2:]
     two_by_two = is_2x2(kernel, stride, padding)
+    inside = two_by_two and windows_inside(out_h, out_w, height, width)
     for item in prange(n_batch * channels):
         n, c = item // channels, item % channels
-        if two_by_two:
+        if inside:
+            avg_pool_plane_2x2_backward(grad_out[n, c].reshape(-1), dx[n, c].reshape(-1), width, out_h, out_w,
+                                        divisor_2x2(divisor_override))
+        elif two_by_two:
             avg_pool_plane_backward(grad_out[n, c], dx[n, c], (2, 2), (2, 2), (0, 0), count_include_pad, divisor_override)
         else:
             avg_pool_plane_backward(grad_out[n, c], dx[n, c], kernel, stride, padding, count_include_pad, divisor_override)

@@ -272,3 +272,26 @@ def test_rows_into_samples_kernel_is_the_array_layout(dtype, groups, with_bias):
     expected = product.reshape(channels, n_batch, positions).transpose(1, 0, 2) + (0 if bias is None else bias[:, None])
     np.testing.assert_array_equal(out[:, -channels:], expected)
     assert np.isnan(out[:, : channels * (groups - 1)]).all()  # the other group's channels untouched
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("divisor_override", [0, 3])
+@pytest.mark.parametrize("size", [(6, 8), (7, 5)], ids=["even", "odd: a row and a column left over"])
+def test_avg_pool_2x2_plane_kernels_give_the_general_loops_bits(dtype, divisor_override, size):
+    """The 2x2 / stride 2 plane loops of average pooling (windows wholly inside) against the
+    general ones, forward and backward, with an inf and a NaN in the plane."""
+    from kernels import cpu
+
+    rng = np.random.default_rng(9)
+    plane = rng.standard_normal(size).astype(dtype)
+    plane[0, 0], plane[3, 2] = np.inf, np.nan
+    out_h, out_w = size[0] // 2, size[1] // 2
+    grad = rng.standard_normal((out_h, out_w)).astype(dtype)
+    general, fast = np.empty((out_h, out_w), dtype), np.empty((out_h, out_w), dtype)
+    cpu.avg_pool_plane(plane, general, (2, 2), (2, 2), (0, 0), True, divisor_override)
+    cpu.avg_pool_plane_2x2(plane.reshape(-1), fast.reshape(-1), size[1], out_h, out_w, cpu.divisor_2x2(divisor_override))
+    np.testing.assert_array_equal(fast, general)
+    general_dx, fast_dx = np.zeros(size, dtype), np.zeros(size, dtype)
+    cpu.avg_pool_plane_backward(grad, general_dx, (2, 2), (2, 2), (0, 0), True, divisor_override)
+    cpu.avg_pool_plane_2x2_backward(grad.reshape(-1), fast_dx.reshape(-1), size[1], out_h, out_w, cpu.divisor_2x2(divisor_override))
+    np.testing.assert_array_equal(fast_dx, general_dx)
