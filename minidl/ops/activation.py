@@ -9,13 +9,13 @@ import warnings
 
 from minidl import backend
 from minidl.autograd import Function
-from minidl.ops.arithmetic import erf, exp, where
+from minidl.ops.arithmetic import erf, exp, gradient_where, where
 from minidl.ops.common import as_floating_tensor, normalize_dim
 from minidl.ops.shape import reshape
 
 
 class ReLU(Function):
-    """out = max(a, 0);  da = g where a > 0, else 0."""
+    """out = max(a, 0);  da = g where a > 0, else 0 (``gradient_where``)."""
 
     differentiable_backward = True  # its backward runs on Tensors too (higher_order.py)
 
@@ -28,7 +28,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved
-        return grad * (out > 0)
+        return gradient_where(out > 0, grad)
 
 
 class LeakyReLU(Function):

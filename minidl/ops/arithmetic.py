@@ -329,17 +329,27 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, grad):
         (passes,) = ctx.saved
-        return grad * passes
+        return gradient_where(passes, grad)
 
     @staticmethod
     def graph_backward(ctx, grad):
         """The same formula on Tensors; the mask is piecewise constant in a: a constant."""
         (passes,) = ctx.constants
-        return grad * passes
+        return gradient_where(passes, grad)
+
+
+def gradient_where(mask, grad):
+    """g where ``mask``, else 0, on arrays or Tensors: the gradient of an op that passes some
+    elements through and blocks the others (relu, clamp, where).  Selected, not multiplied: an inf
+    or NaN in g must not turn the blocked zeros into NaN (inf * 0), as PyTorch's backward of these
+    ops keeps them 0."""
+    if isinstance(grad, Tensor):
+        return where(mask, grad, 0)
+    return backend.get_array_module(grad).where(mask, grad, 0)
 
 
 class Where(Function):
-    """out = a where condition else b;  da = g * condition,  db = g * (not condition)."""
+    """out = a where condition else b;  da = g where condition (else 0),  db = g where not condition."""
 
     @staticmethod
     def forward(ctx, a, b, condition=None):
@@ -349,13 +359,13 @@ class Where(Function):
     @staticmethod
     def backward(ctx, grad):
         (condition,) = ctx.saved
-        return grad * condition, grad * ~condition
+        return gradient_where(condition, grad), gradient_where(~condition, grad)
 
     @staticmethod
     def graph_backward(ctx, grad):
         """The same formula on Tensors; the condition is an option, not an input: a constant."""
         (condition,) = ctx.constants
-        return grad * condition, grad * Tensor(~condition.array)
+        return gradient_where(condition, grad), gradient_where(Tensor(~condition.array), grad)
 
 
 def add(a, b):

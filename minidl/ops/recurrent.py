@@ -32,6 +32,7 @@ from minidl import backend
 from minidl.autograd import Function
 from minidl.config import config
 from minidl.ops.activation import relu, sigmoid, tanh
+from minidl.ops.arithmetic import gradient_where
 from minidl.ops.common import normalize_dim
 from minidl.ops.linalg import linear
 from minidl.ops.shape import _check_tensor, stack
@@ -131,7 +132,7 @@ class RNNStep(Function):
     @staticmethod
     def backward(ctx, grad):
         h, w_hh, h_new = ctx.saved
-        d_pre = grad * (1 - h_new * h_new) if ctx.nonlinearity == "tanh" else grad * (h_new > 0)
+        d_pre = grad * (1 - h_new * h_new) if ctx.nonlinearity == "tanh" else gradient_where(h_new > 0, grad)
         return (d_pre,) + _hidden_grads(ctx, d_pre, h, w_hh)
 
 
