@@ -1,6 +1,7 @@
 """2-D max and average pooling on the Numba kernels, with PyTorch's arguments and output sizes."""
 from minidl import backend
 from minidl.autograd import Function
+from minidl.ops.arithmetic import gradient_where
 from minidl.ops.window import Geometry, check_output_size, image_input, kernel_module, pair, pool_output_size
 
 
@@ -52,7 +53,7 @@ class MaxPool2dBackward(Function):
         plane_size = grad.shape[2] * grad.shape[3]
         inside = ctx.argmax < plane_size  # a window wholly in the padding has no argmax: it gets 0
         gathered = grad.reshape(n_batch, channels, -1)[samples, planes, xp.where(inside, ctx.argmax, 0)]
-        return gathered * inside.astype(gathered.dtype)
+        return gradient_where(inside, gathered)
 
 
 def routed_to_argmax(grad, argmax, x_shape):
