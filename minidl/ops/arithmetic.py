@@ -5,6 +5,8 @@ Gradients may come back in the broadcast shape; the engine sums them to each inp
 """
 import math
 
+import numpy as np
+
 from minidl import backend
 from minidl.autograd import Function
 from minidl.ops.common import (
@@ -345,7 +347,19 @@ def gradient_where(mask, grad):
     ops keeps them 0."""
     if isinstance(grad, Tensor):
         return where(mask, grad, 0)
-    return backend.get_array_module(grad).where(mask, grad, 0)
+    xp = backend.get_array_module(grad)
+    if backend.is_cupy_array(grad) or not _flat_alike(mask, grad) or grad.dtype not in (np.float32, np.float64):
+        return xp.where(mask, grad, 0)
+    from kernels import cpu
+
+    out = np.empty_like(grad)
+    cpu.select_or_zero(mask.reshape(-1), grad.reshape(-1), out.reshape(-1))  # NumPy's where is slow here
+    return out
+
+
+def _flat_alike(mask, array):
+    """Whether ``mask`` and ``array`` can be read as flat arrays side by side: one shape, both contiguous."""
+    return mask.shape == array.shape and mask.flags.c_contiguous and array.flags.c_contiguous
 
 
 class Where(Function):
