@@ -338,14 +338,19 @@ def avg_pool_backward(grad_out, dx, kernel, stride, padding, count_include_pad, 
 
 
 @serial_kernel
-def select_or_zero(mask, values, out):
-    """out[k] = values[k] where mask[k], else 0, over flat arrays of one size: the gradient of relu,
-    clamp and where.  A select, not values * mask (inf * 0 is NaN); compiled, because NumPy's
-    ``where`` branches per element and ran 14x slower than a multiply on a random mask (measured).
-    Serial: it is bound by memory, and a second thread made it slower (measured)."""
-    zero = out.dtype.type(0)
+def select(mask, a, b, out):
+    """out[k] = a[k] where mask[k], else b[k], over flat arrays of one size: NumPy's ``where``
+    compiled, because NumPy's branches per element and ran 14x slower than a multiply on a random
+    mask (measured).  Serial: it is bound by memory, and a second thread made it slower."""
     for k in range(out.size):
-        out[k] = values[k] if mask[k] else zero
+        out[k] = a[k] if mask[k] else b[k]
+
+
+@serial_kernel
+def select_or_value(mask, a, value, out):
+    """``select`` with one number ``value`` (of out's dtype) in place of the array b."""
+    for k in range(out.size):
+        out[k] = a[k] if mask[k] else value
 
 
 # ----------------------------------------------------------------------------- direct convolution

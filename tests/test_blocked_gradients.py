@@ -1,6 +1,6 @@
 """Ops that pass some elements' gradients and block the others (relu, clamp, where, the relu RNN
 cell) against PyTorch, with an inf and a NaN in the upstream gradient: the blocked elements get 0,
-not inf * 0 = NaN."""
+not inf * 0 = NaN.  And the compiled select they (and sigmoid, leaky_relu, where) run on."""
 import numpy as np
 import pytest
 
@@ -48,3 +48,22 @@ def test_blocked_elements_get_zero_gradient_as_in_torch(name):
         grads.append(x.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])
     assert np.count_nonzero(grads[0] == 0) >= 1  # some element is blocked (and not NaN)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("other", ["array", "number", "broadcast"])
+def test_select_is_numpys_where(dtype, other):
+    """``select`` against ``np.where``: the same values and dtype, whichever path runs (compiled for
+    float32/float64 arrays of one shape; np.where for float16 and for broadcasting)."""
+    from minidl.ops.arithmetic import select
+
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((3, 5)).astype(dtype)
+    a[0, :2] = [np.nan, np.inf]
+    b = {"array": rng.standard_normal((3, 5)).astype(dtype), "number": -2.5,
+         "broadcast": rng.standard_normal(5).astype(dtype)}[other]
+    mask = rng.random((3, 5)) > 0.5
+    chosen = select(mask, a, b)
+    expected = np.where(mask, a, b)
+    assert chosen.dtype == expected.dtype
+    np.testing.assert_array_equal(chosen, expected)

@@ -9,7 +9,7 @@ import warnings
 
 from minidl import backend
 from minidl.autograd import Function
-from minidl.ops.arithmetic import erf, exp, gradient_where, where
+from minidl.ops.arithmetic import erf, exp, gradient_where, select, where
 from minidl.ops.common import as_floating_tensor, normalize_dim
 from minidl.ops.shape import reshape
 
@@ -39,12 +39,12 @@ class LeakyReLU(Function):
         positive = a > 0
         ctx.save_for_backward(positive)
         ctx.slope = negative_slope
-        return backend.get_array_module(a).where(positive, a, a * negative_slope).astype(a.dtype, copy=False)
+        return select(positive, a, (a * negative_slope).astype(a.dtype, copy=False))
 
     @staticmethod
     def backward(ctx, grad):
         (positive,) = ctx.saved
-        return backend.get_array_module(grad).where(positive, grad, grad * ctx.slope)
+        return select(positive, grad, (grad * ctx.slope).astype(grad.dtype, copy=False))
 
     @staticmethod
     def graph_backward(ctx, grad):
@@ -83,7 +83,7 @@ def _sigmoid(a):
     """1 / (1 + e^-a), computed from e^-|a| so it never overflows."""
     xp = backend.get_array_module(a)
     e = xp.exp(-xp.abs(a))
-    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+    return select(a >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class Sigmoid(Function):
