@@ -79,7 +79,7 @@ class PReLU(Function):
         return where(positive, grad, w * grad), grad_w
 
 
-def _sigmoid(a):
+def stable_sigmoid(a):
     """1 / (1 + e^-a), computed from e^-|a| so it never overflows."""
     xp = backend.get_array_module(a)
     e = xp.exp(-xp.abs(a))
@@ -93,7 +93,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = _sigmoid(a)
+        out = stable_sigmoid(a)
         ctx.save_for_backward(out)
         return out
 
@@ -127,12 +127,12 @@ class SiLU(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return a * _sigmoid(a)
+        return a * stable_sigmoid(a)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved
-        return grad * _silu_slope(a, _sigmoid(a))
+        return grad * _silu_slope(a, stable_sigmoid(a))
 
     @staticmethod
     def graph_backward(ctx, grad):

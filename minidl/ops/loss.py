@@ -8,7 +8,7 @@ call on a GPU wait for the device, so on CUDA they run only with ``md.config.che
 """
 from minidl import backend
 from minidl.autograd import Function
-from minidl.ops.activation import log_softmax, relu, sigmoid
+from minidl.ops.activation import log_softmax, relu, sigmoid, stable_sigmoid
 from minidl.ops.arithmetic import abs, clamp, exp, log, log1p, mul
 from minidl.ops.common import (
     as_floating_tensor,
@@ -273,10 +273,7 @@ class BCEWithLogits(Function):
     @staticmethod
     def backward(ctx, grad):
         x, t = ctx.saved
-        xp = backend.get_array_module(x)
-        e = xp.exp(-xp.abs(x))
-        sigmoid = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        grad_x = grad * ((1 + (ctx.pos_weight - 1) * t) * sigmoid - ctx.pos_weight * t)
+        grad_x = grad * ((1 + (ctx.pos_weight - 1) * t) * stable_sigmoid(x) - ctx.pos_weight * t)
         grad_t = grad * ((ctx.pos_weight - 1) * _softplus_of_minus(x) - x) if ctx.needs_input_grad[1] else None
         return grad_x, grad_t
 
