@@ -67,11 +67,10 @@ def rows_into_samples(product, bias, out):
     laid out as (N, O, P).  NumPy arrays take one compiled pass (``kernels.cpu.rows_into_samples``,
     the bias added on the way: ~2x faster than the two below, measured); CuPy's add the bias onto
     the product's contiguous rows, then copy (half the time of adding it during the copy)."""
-    xp = backend.get_array_module(product)
     if not backend.is_cupy_array(product):
         from kernels import cpu
 
-        cpu.rows_into_samples(product, xp.zeros(len(product), product.dtype) if bias is None else bias, out)
+        cpu.rows_into_samples(product, np.zeros(len(product), product.dtype) if bias is None else bias, out)
         return
     if bias is not None:
         product += bias.reshape(-1, 1)

@@ -458,9 +458,8 @@ class GRUStep(Function):
     def forward(ctx, x_proj, h, w_hh, b_hh=None):
         xp = backend.get_array_module(h)
         gates, h_new, hidden_n = xp.array(x_proj), xp.empty_like(h), xp.empty_like(h)  # gates: a copy, activated in place
-        no_bias = xp.zeros(gates.shape[1], gates.dtype)  # x_proj holds b_ih already
-        gate_pass = gru_gates_forward_pass(x_proj, h, w_hh)
-        gate_pass(gates, h @ w_hh.T, no_bias, no_bias if b_hh is None else b_hh, h, h_new, hidden_n)
+        gate_pass = gru_gates_forward_pass(x_proj, h, w_hh)  # x_proj holds b_ih already: no bias_ih here
+        gate_pass(gates, h @ w_hh.T, _bias_or_zeros(None, gates), _bias_or_zeros(b_hh, gates), h, h_new, hidden_n)
         ctx.save_for_backward(gates, hidden_n, h, w_hh)
         ctx.w_hh_index, ctx.has_bias = 2, b_hh is not None
         return h_new
